@@ -1,0 +1,52 @@
+# cepkit: two commands on a fresh machine.
+#   make run    create .venv, install, start the server on the embedded SQLite store
+#   make test   create/update .venv, then ruff, mypy and the whole pytest suite (incl. doctests)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cepkit-installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+DB     ?= cepkit.db
+PACK   ?= data/rules/pack
+
+.PHONY: install run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# uv (installed into the venv by pip) resolves in seconds; plain pip is the fallback.
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv || true
+	@if $(BIN)/python -m uv --version >/dev/null 2>&1; then \
+		echo "installing with uv"; \
+		$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements.lock -e ".[dev]"; \
+	else \
+		echo "uv unavailable: installing with pip (slower)"; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock -e ".[dev]"; \
+	fi
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/cepkit serve --host $(HOST) --port $(PORT) --db $(DB) --pack $(PACK)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_conditions.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

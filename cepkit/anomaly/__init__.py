@@ -1,0 +1,65 @@
+"""Anomaly detectors, one file each, found through :data:`DETECTORS`.
+
+Every detector scores a value against the history learned so far (``score_one``), learns
+it afterwards (``learn_one``), reports ``baseline_insufficient`` below ``min_baseline``
+values and never fires then, and shows its baseline through ``status()``. Adding a method
+is one new file plus one line in :data:`DETECTORS`.
+
+>>> det = create("zscore", window=50, min_baseline=5)
+>>> det.check(99).status
+'baseline_insufficient'
+>>> sorted(DETECTORS)
+['ema', 'iqr', 'zscore']
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from cepkit.anomaly.base import Detector, DetectorStatus, Verdict
+from cepkit.anomaly.ema import EMA
+from cepkit.anomaly.iqr import IQR
+from cepkit.anomaly.zscore import ZScore
+
+__all__ = [
+    "DETECTORS",
+    "EMA",
+    "IQR",
+    "Detector",
+    "DetectorStatus",
+    "Verdict",
+    "ZScore",
+    "create",
+    "create_from_spec",
+]
+
+#: method name -> detector class
+DETECTORS: dict[str, type[Detector]] = {"zscore": ZScore, "iqr": IQR, "ema": EMA}
+
+
+def create(name: str, **params: Any) -> Detector:
+    """A new detector by method name; unknown names and parameters raise ValueError."""
+    try:
+        cls = DETECTORS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown anomaly method {name!r}; expected one of: {', '.join(DETECTORS)}"
+        ) from None
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for {name!r}: {exc}") from exc
+
+
+def create_from_spec(name: str, spec: Mapping[str, Any]) -> Detector:
+    """A detector from a trigger spec: takes the keys its constructor accepts, ignores the rest.
+
+    >>> create_from_spec("ema", {"alpha": 0.5, "window": 100, "min_baseline": 5}).alpha
+    0.5
+    """
+    if name not in DETECTORS:
+        return create(name)  # raises the ValueError naming the valid methods
+    accepted = inspect.signature(DETECTORS[name]).parameters
+    return create(name, **{k: v for k, v in spec.items() if k in accepted})

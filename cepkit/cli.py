@@ -1,0 +1,142 @@
+"""The ``cepkit`` command: ``validate``, ``simulate``, ``serve``.
+
+The CLI is the presentation layer: it reads files and the environment, prints, and
+chooses exit codes (0 fine, 1 invalid input, 2 usage errors).
+
+>>> main(["validate", "data/rules/pack"])
+data/rules/pack/01_critical_cpu.json: ok (critical_cpu, metric)
+data/rules/pack/02_critical_error.json: ok (critical_error, event)
+data/rules/pack/03_health_check.json: ok (health_check, schedule)
+data/rules/pack/04_latency_anomaly.json: ok (latency_anomaly, anomaly)
+data/rules/pack/05_escalation.json: ok (escalation, event)
+5 rules valid
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from cepkit.errors import RuleError, RuleValidationError
+from cepkit.rules import load_rule_files, parse_rule
+from cepkit.simulate import simulate
+
+__all__ = ["main"]
+
+
+def _out(text: str, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _validate(paths: Sequence[str]) -> int:
+    valid = invalid = 0
+    for target in paths:
+        try:
+            documents = load_rule_files(target)
+        except RuleError as exc:
+            _out(f"{exc}", sys.stdout)
+            invalid += 1
+            continue
+        for file, document in documents:
+            try:
+                rule = parse_rule(document)
+            except RuleValidationError as exc:
+                invalid += 1
+                name = f" ({exc.rule_name})" if exc.rule_name else ""
+                _out(f"{file}: INVALID{name}")
+                for problem in exc.problems:
+                    _out(f"  {problem.path or '<rule>'}: {problem.message}")
+            else:
+                valid += 1
+                _out(f"{file}: ok ({rule.rule_name}, {rule.trigger_type})")
+    if invalid:
+        _out(f"{invalid} invalid, {valid} valid")
+        return 1
+    _out(f"{valid} rules valid")
+    return 0
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"{what} {path}: cannot read: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise RuleError(f"{what} {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+
+
+def _simulate(rule_path: str, payload_path: str | None, history_path: str | None) -> int:
+    try:
+        documents = load_rule_files(rule_path)
+        payload = _read_json(payload_path, "payload") if payload_path else {}
+        history = _read_json(history_path, "history") if history_path else None
+        if len(documents) != 1:
+            raise RuleError(f"{rule_path}: expected exactly one rule, found {len(documents)}")
+        result = simulate(documents[0][1], payload, history=history)
+    except RuleValidationError as exc:
+        for problem in exc.problems:
+            _out(f"{rule_path}: {problem.path or '<rule>'}: {problem.message}")
+        return 1
+    except (RuleError, TypeError) as exc:
+        _out(str(exc))
+        return 1
+    _out(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    if args.db:
+        overrides["db"] = args.db
+    if args.pack:
+        overrides["rule_pack"] = args.pack
+    settings = Settings(**overrides)
+    base = f"http://{settings.host}:{settings.port}"
+    _out(f"cepkit serving on {base}")
+    _out(f"  API docs     {base}/docs")
+    _out(f"  rules        {base}/cep/rules")
+    _out(f"  database     {settings.db}")
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cepkit", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="validate rule files or folders")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    sim = sub.add_parser("simulate", help="evaluate one rule on one payload (dry run)")
+    sim.add_argument("rule", metavar="RULE.json")
+    sim.add_argument("payload", nargs="?", metavar="PAYLOAD.json")
+    sim.add_argument("--history", metavar="VALUES.json", help="anomaly baseline: a JSON list")
+    serve = sub.add_parser("serve", help="run the API server on the embedded store")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", help="SQLite file or database URL (default ./cepkit.db)")
+    serve.add_argument("--pack", help="folder of rule JSON to load at startup")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args.paths)
+    if args.command == "simulate":
+        return _simulate(args.rule, args.payload, args.history)
+    return _serve(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

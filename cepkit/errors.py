@@ -1,0 +1,124 @@
+"""The exceptions cepkit raises, as one small tree.
+
+::
+
+    CepkitError
+    ├── RuleError                     a rule document is not a valid rule
+    │   └── RuleValidationError       ... with one Problem (JSON path + message) per defect
+    ├── EvaluationError               a condition could not be evaluated (missing field, types)
+    ├── StoreError                    persistence failed
+    │   ├── RuleNotFound
+    │   └── RuleConflict              e.g. a second rule with the same rule_name
+    └── ChannelError                  a delivery failed (channels issue)
+        ├── ChannelTimeout
+        └── CircuitOpen
+
+Third-party errors (pydantic, SQLAlchemy, httpx) are mapped to these at the boundary,
+with ``raise ... from exc`` so the cause stays visible.
+
+>>> err = RuleValidationError([Problem(path="window_config.size", message="bad size '7q'")])
+>>> str(err)
+"invalid rule: window_config.size: bad size '7q'"
+>>> isinstance(err, CepkitError)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CepkitError",
+    "ChannelError",
+    "ChannelTimeout",
+    "CircuitOpen",
+    "EvaluationError",
+    "Problem",
+    "RuleConflict",
+    "RuleError",
+    "RuleNotFound",
+    "RuleValidationError",
+    "StoreError",
+]
+
+
+class CepkitError(Exception):
+    """Base of every exception cepkit raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One defect in a rule document.
+
+    ``path`` is the JSON path in the document as the user wrote it, e.g.
+    ``composite_condition.conditions[2].op`` (empty for the document itself);
+    ``loc`` is the same path as a tuple, the shape FastAPI uses for ``loc``.
+    """
+
+    path: str
+    message: str
+    type: str = "value_error"
+    loc: tuple[str | int, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form, the shape of a FastAPI 422 ``detail`` item plus ``path``."""
+        return {"loc": list(self.loc), "path": self.path, "msg": self.message, "type": self.type}
+
+
+class RuleError(CepkitError):
+    """A rule document cannot be used as a rule."""
+
+
+class RuleValidationError(RuleError, ValueError):
+    """A rule document failed validation; ``problems`` names every defect by JSON path."""
+
+    def __init__(self, problems: Iterable[Problem], *, rule_name: str | None = None) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.rule_name = rule_name
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"invalid rule {self.rule_name!r}" if self.rule_name else "invalid rule"
+        body = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in self.problems)
+        return f"{head}: {body}"
+
+
+class EvaluationError(CepkitError):
+    """A condition could not be evaluated on a payload (a missing field, incomparable types)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
+class StoreError(CepkitError):
+    """Persistence failed."""
+
+
+class RuleNotFound(StoreError, KeyError):
+    """No rule with that id."""
+
+    def __init__(self, rule_id: str) -> None:
+        self.rule_id = rule_id
+        super().__init__(f"rule {rule_id!r} not found")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return f"rule {self.rule_id!r} not found"
+
+
+class RuleConflict(StoreError):
+    """The write conflicts with a stored rule (e.g. the same ``rule_name``)."""
+
+
+class ChannelError(CepkitError):
+    """A notification channel failed to deliver."""
+
+
+class ChannelTimeout(ChannelError):
+    """A channel did not answer in time."""
+
+
+class CircuitOpen(ChannelError):
+    """The channel's circuit breaker is open; the delivery was not attempted."""

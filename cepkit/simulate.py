@@ -1,0 +1,184 @@
+"""Simulate: evaluate one rule on one payload, explain why, and never run an action.
+
+What a payload is depends on the trigger type:
+
+- **event**: the event. The trigger spec's ``event_type`` and ``source`` filter it first
+  (against the payload's ``event_type`` or ``type``, and ``source``; a payload that does
+  not carry the field is not filtered on it), then the inline conditions and
+  ``composite_condition`` must hold.
+- **metric**: one metric snapshot. With ``value_path``, a payload that contains that
+  path (a raw endpoint response) is narrowed to it; otherwise the payload is the
+  snapshot. The threshold applies to the snapshot's ``metric_name`` value.
+- **schedule**: nothing is needed; an empty payload matches.
+- **anomaly**: the value at ``value_path`` judged by the rule's detector against the
+  baseline given as ``history`` (earlier values, oldest first); without enough history
+  the verdict is ``baseline_insufficient`` and the rule does not match.
+
+``extracted_value`` is the metric value (metric), the value at ``value_path``
+(anomaly) or the payload's value of the first condition field (event).
+
+>>> from cepkit.rules import load_rule_files
+>>> [(_, doc)] = load_rule_files("data/rules/guide/lab2_critical_error_event.json")
+>>> result = simulate(doc, {"severity": "critical", "service": "api-gateway",
+...                         "summary": "Connection pool exhausted"})
+>>> result.matched, result.condition_evaluated, result.triggered_actions, result.extracted_value
+(True, True, ['webhook', 'notify'], 'critical')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cepkit.anomaly import Verdict, create_from_spec
+from cepkit.conditions import (
+    EvalProblem,
+    ExplainGroup,
+    ExplainLeaf,
+    compile_condition,
+    leaves,
+)
+from cepkit.paths import MISSING, resolve
+from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger, Rule, parse_rule
+
+__all__ = ["SimulationResult", "simulate"]
+
+
+class SimulationResult(BaseModel):
+    """What simulate answers; the first four keys are the guide's (Lab 2)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    matched: bool
+    condition_evaluated: bool
+    triggered_actions: list[str]
+    extracted_value: Any = None
+    errors: list[EvalProblem] = Field(default_factory=list)
+    explain: ExplainLeaf | ExplainGroup | None = None
+    rule_name: str
+    trigger_type: str
+    filter_matched: bool = True
+    anomaly: Verdict | None = None
+    notes: list[str] = Field(default_factory=list)
+    dry_run: bool = True
+
+
+def _event_filter(spec: EventTrigger, payload: Mapping[str, Any]) -> str | None:
+    """None when the payload passes the trigger's filter, else why it does not."""
+    kind = payload.get("event_type", payload.get("type"))
+    if spec.event_type is not None and kind is not None and kind != spec.event_type:
+        return f"event_type {kind!r} is not {spec.event_type!r}"
+    source = payload.get("source")
+    if spec.source is not None and source is not None and source != spec.source:
+        return f"source {source!r} is not {spec.source!r}"
+    return None
+
+
+def _metric_snapshot(spec: MetricTrigger, payload: Mapping[str, Any]) -> Any:
+    if spec.value_path:
+        narrowed = resolve(payload, spec.value_path)
+        if narrowed is not MISSING:
+            return narrowed
+    return payload
+
+
+def simulate(
+    rule: Rule | Mapping[str, Any],
+    payload: Mapping[str, Any] | None = None,
+    *,
+    history: Iterable[float] | None = None,
+) -> SimulationResult:
+    """Evaluate ``rule`` on ``payload`` (dry run: no action runs, nothing is stored).
+
+    ``rule`` may be a :class:`~cepkit.rules.Rule` or its JSON document (validated here,
+    raising :class:`~cepkit.errors.RuleValidationError`); ``history`` is the anomaly
+    baseline. A payload that is not a JSON object raises TypeError naming ``payload``.
+
+    >>> simulate({"rule_name": "h", "trigger_type": "schedule",
+    ...           "trigger_spec": {"scheduleExpression": "*/5 * * * *"}}, {}).matched
+    True
+    """
+    model = parse_rule(rule)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"payload must be a JSON object, got {type(payload).__name__}")
+    spec = model.trigger_spec
+    notes: list[str] = []
+    subject: Any = payload
+    extracted: Any = None
+    verdict: Verdict | None = None
+    gate_ok = True
+    filter_ok = True
+    gate_errors: list[EvalProblem] = []
+
+    if isinstance(spec, EventTrigger):
+        reason = _event_filter(spec, payload)
+        if reason:
+            gate_ok = filter_ok = False
+            notes.append(f"filtered out by the trigger spec: {reason}")
+    elif isinstance(spec, MetricTrigger):
+        subject = _metric_snapshot(spec, payload)
+        if spec.metric_name:
+            value = resolve(subject, spec.metric_name)
+            extracted = None if value is MISSING else value
+        elif subject is not payload:
+            extracted = subject
+    elif isinstance(spec, AnomalyTrigger):
+        value = resolve(payload, spec.value_path)
+        if value is MISSING:
+            gate_ok = False
+            gate_errors.append(
+                EvalProblem(
+                    path=spec.value_path,
+                    message=f"field '{spec.value_path}' is missing from the payload",
+                )
+            )
+        else:
+            extracted = value
+            detector = create_from_spec(spec.anomaly_method, spec.model_dump())
+            for past in history or ():
+                detector.learn_one(float(past))
+            try:
+                verdict = detector.check(float(value))
+            except (TypeError, ValueError):
+                gate_ok = False
+                gate_errors.append(
+                    EvalProblem(path=spec.value_path, message=f"not a number: {value!r}")
+                )
+            else:
+                gate_ok = verdict.is_anomaly
+                if verdict.status == "baseline_insufficient":
+                    notes.append(
+                        f"baseline_insufficient: {detector.n} of {detector.min_baseline} "
+                        "values; an anomaly rule never fires before its baseline is ready"
+                    )
+
+    condition = model.condition()
+    explain: ExplainLeaf | ExplainGroup | None = None
+    errors = list(gate_errors)
+    holds = True
+    if condition is not None:
+        outcome = compile_condition(condition).evaluate(subject, explain=True)
+        explain = outcome.explain
+        errors.extend(outcome.errors)
+        holds = outcome.matched
+        if isinstance(spec, EventTrigger):
+            first = resolve(subject, leaves(condition)[0].field)
+            extracted = None if first is MISSING else first
+    matched = gate_ok and holds and not gate_errors
+    return SimulationResult(
+        matched=matched,
+        condition_evaluated=matched,
+        triggered_actions=model.action_types if matched else [],
+        extracted_value=extracted,
+        errors=errors,
+        explain=explain,
+        rule_name=model.rule_name,
+        trigger_type=model.trigger_type,
+        filter_matched=filter_ok,
+        anomaly=verdict,
+        notes=notes,
+    )

@@ -1,0 +1,226 @@
+"""The FastAPI app factory.
+
+``create_app`` connects nothing: the store is opened in the lifespan (unless one is
+passed in), a configured rule pack is loaded once (rules whose ``rule_name`` is already
+stored are kept as they are; unreadable or invalid files are logged and skipped), and
+the store is closed on shutdown. Library errors map to HTTP answers here:
+``RuleValidationError`` → 422 (one item per JSON path), ``RuleNotFound`` → 404,
+``RuleConflict`` → 409, other ``StoreError`` → 503.
+
+>>> from fastapi.testclient import TestClient
+>>> from server.settings import Settings
+>>> with TestClient(create_app(Settings(db="sqlite:///:memory:"))) as client:
+...     client.get("/cep/rules").json()
+{'rules': [], 'total': 0}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from cepkit.clock import Clock, SystemClock
+from cepkit.errors import (
+    CepkitError,
+    EvaluationError,
+    RuleConflict,
+    RuleError,
+    RuleNotFound,
+    RuleValidationError,
+    StoreError,
+)
+from cepkit.rules import load_rule_files, rule_json_schema
+from cepkit.store import RuleStore, create_store
+from server.routes import ROUTERS
+from server.routes.rules import validated_document
+from server.schemas import json_loc, json_path, problem_dict, rule_document_components
+from server.settings import Settings
+
+__all__ = ["PackReport", "create_app", "load_rule_pack"]
+
+log = logging.getLogger(__name__)
+
+try:
+    __version__ = version("cepkit")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0.0.0"
+
+
+@dataclass
+class PackReport:
+    """What :func:`load_rule_pack` did, by rule name (or file, for unreadable files)."""
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+def load_rule_pack(store: RuleStore, path: Path) -> PackReport:
+    """Store every rule of a file or folder of ``*.json`` whose ``rule_name`` is new.
+
+    Never raises for bad input: unreadable files and invalid rules are logged and skipped.
+    """
+    report = PackReport()
+    if not path.exists():
+        log.warning("rule pack %s does not exist; nothing loaded", path)
+        return report
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    for file in files:
+        try:
+            entries = load_rule_files(file)
+        except (CepkitError, OSError, ValueError) as exc:
+            log.warning("rule pack: skipping unreadable %s: %s", file, exc)
+            report.invalid.append(str(file))
+            continue
+        for source, document in entries:
+            _load_one(store, source, document, report)
+    log.info(
+        "rule pack %s: %d created, %d already stored, %d invalid",
+        path,
+        len(report.created),
+        len(report.existing),
+        len(report.invalid),
+    )
+    return report
+
+
+def _load_one(store: RuleStore, source: Path, document: Any, report: PackReport) -> None:
+    name = document.get("rule_name") if isinstance(document, dict) else None
+    label = name if isinstance(name, str) else str(source)
+    try:
+        store.create(validated_document(document))
+    except RuleConflict:
+        report.existing.append(label)
+    except (CepkitError, ValueError, TypeError) as exc:
+        log.warning("rule pack: skipping %s (%s): %s", source, label, exc)
+        report.invalid.append(label)
+    else:
+        report.created.append(label)
+
+
+def _error(status: int, detail: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": jsonable_encoder(detail)})
+
+
+async def _on_cepkit_error(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, RuleValidationError):
+        return _error(422, [problem_dict(problem) for problem in exc.problems])
+    if isinstance(exc, RuleNotFound):
+        return _error(404, str(exc))
+    if isinstance(exc, RuleConflict):
+        return _error(409, str(exc))
+    if isinstance(exc, EvaluationError):
+        problem = {
+            "loc": json_loc(exc.path),
+            "path": exc.path,
+            "msg": exc.message,
+            "type": "evaluation_error",
+        }
+        return _error(422, [problem])
+    if isinstance(exc, RuleError):
+        return _error(422, [{"loc": [], "path": "", "msg": str(exc), "type": "rule_error"}])
+    if isinstance(exc, StoreError):
+        log.error("store error: %s", exc)
+        return _error(503, str(exc))
+    log.error("unhandled cepkit error: %s", exc)
+    return _error(500, str(exc))
+
+
+async def _on_request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422, with a ``path`` added to each item (body paths without ``body``)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = []
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        body_loc = loc[1:] if loc[:1] == ["body"] else loc
+        detail.append({**error, "path": json_path(body_loc)})
+    return _error(422, detail)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Generate ``/openapi.json`` once, with the rule document's JSON Schema as components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(rule_document_components(rule_json_schema(), components))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: RuleStore | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the app. ``store`` (if given) is used as is and not closed by the app."""
+    settings = settings if settings is not None else Settings()
+    clock = clock if clock is not None else SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened: RuleStore | None = None
+        active: RuleStore
+        if store is None:
+            opened = active = create_store(settings.db, clock=clock, schema=settings.db_schema)
+        else:
+            active = store
+        app.state.store = active
+        try:
+            if settings.rule_pack is not None:
+                load_rule_pack(active, settings.rule_pack)
+            yield
+        finally:
+            if opened is not None:
+                opened.close()
+
+    app = FastAPI(
+        title="cepkit",
+        version=__version__,
+        description="Complex-event-processing workbench: rules, simulation, events.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    if store is not None:
+        app.state.store = store
+    app.add_exception_handler(CepkitError, _on_cepkit_error)
+    app.add_exception_handler(RequestValidationError, _on_request_validation)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/", tags=["meta"], summary="Useful URLs")
+    def root() -> dict[str, str]:
+        """Where to go next."""
+        return {
+            "name": "cepkit",
+            "version": __version__,
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "rules": "/cep/rules",
+        }
+
+    _install_openapi(app)
+    return app

@@ -1,0 +1,45 @@
+"""Server settings, from ``CEPKIT_*`` environment variables (pydantic-settings).
+
+>>> Settings(db="rules.db").db
+'sqlite:///rules.db'
+>>> Settings(db="postgresql://postgres@127.0.0.1:5432/test").db
+'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cepkit.store import database_url
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """What the server needs to start; every field reads ``CEPKIT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CEPKIT_", frozen=True, extra="ignore")
+
+    db: str = Field(
+        default="sqlite:///./cepkit.db",
+        description="SQLAlchemy URL of the rule store, or a bare SQLite file path.",
+    )
+    db_schema: str | None = Field(
+        default=None, description="PostgreSQL schema for the tables (default: search path)."
+    )
+    rule_pack: Path | None = Field(
+        default=None,
+        description="File or folder of rule JSON loaded at startup; known rule names are kept.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @field_validator("db")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("db must be a database URL or a SQLite file path")
+        return database_url(value)
