@@ -90,7 +90,11 @@ def _simulate(rule_path: str, payload_path: str | None, history_path: str | None
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
 
     from server.app import create_app
     from server.settings import Settings
