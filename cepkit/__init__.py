@@ -3,7 +3,9 @@
 Rules are frozen pydantic models of the guide's rule JSON (:mod:`cepkit.rules`);
 conditions compile once into fast functions with an explain trace
 (:mod:`cepkit.conditions`); :func:`simulate` evaluates a rule on one payload without
-running any action. Importing cepkit connects to nothing and reads no environment.
+running any action; :func:`run` (and :class:`~cepkit.engine.RuleRuntime` per rule) turns
+a stream of events into :class:`~cepkit.firing.Firing` s over windows, aggregations and
+anomaly baselines. Importing cepkit connects to nothing and reads no environment.
 
 >>> import cepkit
 >>> rule = cepkit.parse_rule({
@@ -16,7 +18,9 @@ True
 """
 
 from cepkit.conditions import compile_condition
+from cepkit.engine import Engine, RuleRuntime, run
 from cepkit.errors import CepkitError, EvaluationError, RuleError, RuleValidationError
+from cepkit.firing import Firing
 from cepkit.rules import Rule, load_rule_files, parse_rule, rule_json_schema
 from cepkit.simulate import SimulationResult, simulate
 
@@ -24,14 +28,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CepkitError",
+    "Engine",
     "EvaluationError",
+    "Firing",
     "Rule",
     "RuleError",
+    "RuleRuntime",
     "RuleValidationError",
     "SimulationResult",
     "compile_condition",
     "load_rule_files",
     "parse_rule",
     "rule_json_schema",
+    "run",
     "simulate",
 ]

@@ -40,6 +40,7 @@ from cepkit.conditions import (
     compile_condition,
     leaves,
 )
+from cepkit.engine import event_passes_trigger, metric_subject
 from cepkit.paths import MISSING, resolve
 from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger, Rule, parse_rule
 
@@ -63,25 +64,6 @@ class SimulationResult(BaseModel):
     anomaly: Verdict | None = None
     notes: list[str] = Field(default_factory=list)
     dry_run: bool = True
-
-
-def _event_filter(spec: EventTrigger, payload: Mapping[str, Any]) -> str | None:
-    """None when the payload passes the trigger's filter, else why it does not."""
-    kind = payload.get("event_type", payload.get("type"))
-    if spec.event_type is not None and kind is not None and kind != spec.event_type:
-        return f"event_type {kind!r} is not {spec.event_type!r}"
-    source = payload.get("source")
-    if spec.source is not None and source is not None and source != spec.source:
-        return f"source {source!r} is not {spec.source!r}"
-    return None
-
-
-def _metric_snapshot(spec: MetricTrigger, payload: Mapping[str, Any]) -> Any:
-    if spec.value_path:
-        narrowed = resolve(payload, spec.value_path)
-        if narrowed is not MISSING:
-            return narrowed
-    return payload
 
 
 def simulate(
@@ -115,12 +97,12 @@ def simulate(
     gate_errors: list[EvalProblem] = []
 
     if isinstance(spec, EventTrigger):
-        reason = _event_filter(spec, payload)
+        reason = event_passes_trigger(spec, payload)
         if reason:
             gate_ok = filter_ok = False
             notes.append(f"filtered out by the trigger spec: {reason}")
     elif isinstance(spec, MetricTrigger):
-        subject = _metric_snapshot(spec, payload)
+        subject = metric_subject(spec, payload)
         if spec.metric_name:
             value = resolve(subject, spec.metric_name)
             extracted = None if value is MISSING else value

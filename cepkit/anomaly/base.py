@@ -3,17 +3,38 @@
 A detector is causal: the score of x uses only values learned before x. Below
 ``min_baseline`` learned values ``score_one`` returns None (baseline insufficient) and
 :meth:`Detector.check` never reports an anomaly.
+
+Every detector also offers
+
+- ``score_series(values)``: the scores of a whole series at once, from an empty history
+  (element t is what ``score_one(values[t])`` returns after learning ``values[:t]``;
+  NaN where the baseline is insufficient), vectorised where the method allows it;
+- ``snapshot()`` / ``restore(state)``: the whole state as a JSON-serialisable dict and
+  back, so that a restored detector continues exactly where the original stopped.
+
+Learned values must be finite (``learn_one`` and ``score_series`` raise ValueError on
+NaN or infinity). Scores are accurate to about 1e-10 relative for values whose magnitude
+(and whose pairwise differences) lie between 1e-100 and 1e100; a zero spread gives a
+score of 0 for a value equal to the baseline and infinity otherwise.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Detector", "DetectorStatus", "Verdict"]
+__all__ = ["SNAPSHOT_VERSION", "Detector", "DetectorStatus", "Verdict"]
+
+#: version of the :meth:`Detector.snapshot` layout
+SNAPSHOT_VERSION = 1
+
+Floats = NDArray[np.float64]
 
 
 class DetectorStatus(BaseModel):
@@ -29,6 +50,8 @@ class DetectorStatus(BaseModel):
     q1: float | None = None
     q3: float | None = None
     ema: float | None = None
+    median: float | None = None
+    mad: float | None = None
 
 
 class Verdict(BaseModel):
@@ -44,9 +67,16 @@ class Verdict(BaseModel):
 
 
 class Detector(ABC):
-    """Base of every detector; subclasses implement the four abstract methods."""
+    """Base of every detector.
+
+    A subclass sets ``name`` and ``reports`` (the :class:`DetectorStatus` fields its
+    ``status()`` fills once two values are learned) and implements ``n``, ``learn_one``,
+    ``_score``, ``status``, ``params``, ``_get_state`` and ``_set_state``; it overrides
+    ``score_series`` with a vectorised version where it can.
+    """
 
     name: ClassVar[str]
+    reports: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, threshold: float = 3.0, min_baseline: int = 30) -> None:
         if min_baseline < 1:
@@ -70,6 +100,18 @@ class Detector(ABC):
     @abstractmethod
     def status(self) -> DetectorStatus:
         """The current baseline."""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The constructor parameters: ``type(self)(**self.params())`` is a fresh twin."""
+
+    @abstractmethod
+    def _get_state(self) -> dict[str, Any]:
+        """The learned state as JSON-serialisable values."""
+
+    @abstractmethod
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        """Load a state produced by :meth:`_get_state`."""
 
     def is_anomalous(self, score: float) -> bool:
         """Whether ``score`` is an anomaly (default: above the threshold)."""
@@ -103,9 +145,97 @@ class Detector(ABC):
             details=details,
         )
 
+    def fresh(self) -> Self:
+        """A new detector with the same parameters and an empty history."""
+        return type(self)(**self.params())
+
+    def score_series(self, values: ArrayLike) -> Floats:
+        """Scores of ``values`` from an empty history (NaN while the baseline is insufficient).
+
+        Element t equals ``score_one(values[t])`` after ``learn_one`` of ``values[:t]``.
+        This default runs the streaming loop; detectors override it with a vectorised one.
+        """
+        return stream_scores(self.fresh(), as_series(values))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The detector (parameters and learned state) as a JSON-serialisable dict."""
+        return {
+            "method": self.name,
+            "version": SNAPSHOT_VERSION,
+            "params": self.params(),
+            "state": self._get_state(),
+        }
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any]) -> Self:
+        """The detector a :meth:`snapshot` describes; raises ValueError if it is not one."""
+        name = getattr(cls, "name", None)
+        if name is None:
+            raise TypeError("restore on a concrete detector class, or use cepkit.anomaly.restore")
+        try:
+            method, version = snapshot["method"], snapshot["version"]
+            params, state = snapshot["params"], snapshot["state"]
+        except (KeyError, TypeError):
+            raise ValueError(
+                "not a detector snapshot: expected keys method, version, params, state"
+            ) from None
+        if method != name:
+            raise ValueError(f"snapshot is of method {method!r}, not {name!r}")
+        if version != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported snapshot version {version!r}")
+        detector = cls(**params)
+        try:
+            detector._set_state(state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"bad {name} snapshot state: {exc}") from exc
+        return detector
+
 
 def ratio(distance: float, scale: float) -> float:
     """``distance / scale`` where a zero scale gives 0 (no distance) or infinity."""
     if scale > 0:
         return distance / scale
     return 0.0 if distance == 0 else math.inf
+
+
+def ratio_array(distance: Floats, scale: Floats) -> Floats:
+    """:func:`ratio` element-wise."""
+    out = np.where(distance == 0, 0.0, math.inf)
+    positive = scale > 0
+    np.divide(distance, scale, out=out, where=positive)
+    return out
+
+
+def as_series(values: ArrayLike) -> Floats:
+    """``values`` as a 1-D float64 array; raises ValueError unless it is one of finite numbers."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"score_series expects a 1-D series, got {array.ndim} dimensions")
+    if not np.isfinite(array).all():
+        raise ValueError("score_series expects finite values (no NaN or infinity)")
+    return array
+
+
+def finite(x: float) -> float:
+    """``float(x)``, raising ValueError for NaN or infinity (which would poison a baseline)."""
+    value = float(x)
+    if not math.isfinite(value):
+        raise ValueError(f"cannot learn a non-finite value: {value!r}")
+    return value
+
+
+def check_window(window: int | None) -> None:
+    """A window is None (expanding) or a positive number of values."""
+    if window is not None and window < 1:
+        raise ValueError(f"window must be None (expanding) or at least 1, got {window}")
+
+
+def stream_scores(detector: Detector, values: Floats) -> Floats:
+    """The reference loop: score each value, then learn it."""
+    out = np.full(len(values), np.nan)
+    for t, x in enumerate(values.tolist()):
+        score = detector.score_one(x)
+        if score is not None:
+            out[t] = score
+        detector.learn_one(x)
+    return out

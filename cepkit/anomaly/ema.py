@@ -1,26 +1,47 @@
 """Exponentially weighted mean and variance (smoothing ``alpha``): ``|x - ema| / ew_std``.
 
-Update for each learned x (West/Finch): ``d = x - m; m += alpha*d;
-v = (1 - alpha) * (v + alpha*d*d)``; the first value seeds ``m`` with ``v = 0``.
+The recurrences are West/Finch's: for each learned x, ``d = x - m; m += alpha*d;
+v = (1 - alpha) * (v + alpha*d*d)``; the first value seeds ``m`` with ``v = 0``. This is
+pandas' ``ewm(alpha=alpha, adjust=False)`` mean and ``var(bias=True)``; ``score_series``
+runs both recurrences as linear filters (``scipy.signal.lfilter``).
+
+The mean is kept as an offset from the last learned value (``m = last + offset``, so
+``offset = -(1 - alpha) * d``): on a flat stretch the offset shrinks geometrically instead
+of stalling one rounding step away from the flat value, which keeps scores accurate (and
+streaming equal to ``score_series``) on long flat lines. A variance below 2**-968 (a
+flat line for thousands of values) counts as zero spread: the mean is then the last value.
 
 >>> det = EMA(alpha=0.5, min_baseline=3)
 >>> for v in [10, 12, 10, 12]:
 ...     det.learn_one(v)
 >>> round(det.score_one(20), 3)
 9.037
+>>> [round(s, 3) for s in det.score_series([10, 12, 10, 12, 20]).tolist()[3:]]
+[1.732, 9.037]
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
-from cepkit.anomaly.base import Detector, DetectorStatus, ratio
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.signal import lfilter  # type: ignore[import-untyped]
+
+from cepkit.anomaly.base import Detector, DetectorStatus, Floats, as_series, finite
 
 __all__ = ["EMA"]
+
+#: variances below this are zero spread (far above the subnormal range, where precision ends)
+VAR_FLOOR = 2.0**-968
+_INF, _sqrt = math.inf, math.sqrt
 
 
 class EMA(Detector):
     name = "ema"
+    reports = ("ema", "std")
 
     def __init__(
         self, *, alpha: float = 0.3, threshold: float = 3.0, min_baseline: int = 30
@@ -29,34 +50,88 @@ class EMA(Detector):
             raise ValueError(f"alpha must be in (0, 1], got {alpha}")
         super().__init__(threshold=threshold, min_baseline=max(min_baseline, 2))
         self.alpha = alpha
+        self._decay = 1.0 - alpha
+        self._neg_decay = -self._decay
+        self._gain = self._decay * alpha
         self._n = 0
-        self._mean = 0.0
+        self._last = 0.0  # the last learned value
+        self._offset = 0.0  # ema - last
         self._var = 0.0
 
     @property
     def n(self) -> int:
         return self._n
 
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "threshold": self.threshold, "min_baseline": self.min_baseline}
+
     def learn_one(self, x: float) -> None:
         x = float(x)
-        if self._n == 0:
-            self._mean, self._var = x, 0.0
-        else:
-            d = x - self._mean
-            self._mean += self.alpha * d
-            self._var = (1 - self.alpha) * (self._var + self.alpha * d * d)
+        if x - x != 0.0:  # NaN or infinity (inlined: this is the hot path)
+            finite(x)
+        if self._n:
+            d = (x - self._last) - self._offset
+            self._offset = self._neg_decay * d
+            self._var = self._decay * self._var + self._gain * d * d
+        self._last = x
         self._n += 1
 
+    def score_one(self, x: float) -> float | None:
+        if self._n < self.min_baseline:
+            return None
+        var = self._var
+        if var < VAR_FLOOR:
+            return 0.0 if float(x) == self._last else _INF
+        return abs((float(x) - self._last) - self._offset) / _sqrt(var)
+
     def _score(self, x: float) -> float:
-        return ratio(abs(x - self._mean), math.sqrt(self._var))
+        score = self.score_one(x)
+        return math.nan if score is None else score
+
+    def score_series(self, values: ArrayLike) -> Floats:
+        x = as_series(values)
+        n = len(x)
+        out = np.full(n, np.nan)
+        if n < 2:
+            return out
+        decay = np.array([1.0, -self._decay])
+        step = np.diff(x)  # x[t] - x[t-1]
+        # offset[t] = decay * (offset[t-1] - step[t]), offset[0] = 0; d[t] = step[t] - offset[t-1]
+        offset = lfilter([1.0], decay, self._neg_decay * step)
+        d = step
+        d[1:] -= offset[:-1]
+        # var[t] = decay * var[t-1] + gain * d[t]**2, var[0] = 0; score[t] = |d[t]| / sqrt(var[t-1])
+        var = lfilter([1.0], decay, self._gain * np.square(d))
+        start = max(self.min_baseline, 2)
+        if start < n:
+            prev = var[start - 2 : n - 2]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[start:] = np.abs(d[start - 1 :]) / np.sqrt(prev)
+            flat = np.flatnonzero(prev < VAR_FLOOR)
+            if len(flat):  # zero spread: the mean is the last value
+                gaps = x[start + flat] - x[start + flat - 1]
+                out[start + flat] = np.where(gaps == 0, 0.0, math.inf)
+        return out
 
     def status(self) -> DetectorStatus:
         if self._n == 0:
             return DetectorStatus(method=self.name, n=0, ready=False)
+        flat = self._var < VAR_FLOOR
         return DetectorStatus(
             method=self.name,
             n=self._n,
             ready=self._n >= self.min_baseline,
-            ema=self._mean,
-            std=math.sqrt(self._var),
+            ema=self._last + (0.0 if flat else self._offset),
+            std=0.0 if flat else math.sqrt(self._var),
         )
+
+    def _get_state(self) -> dict[str, Any]:
+        return {"n": self._n, "last": self._last, "offset": self._offset, "var": self._var}
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        n = int(state["n"])
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        self._n = n
+        self._last, self._offset = finite(state["last"]), finite(state["offset"])
+        self._var = finite(state["var"])

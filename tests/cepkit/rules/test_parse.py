@@ -163,7 +163,7 @@ def test_anomaly_method_and_missing_value_path() -> None:
     doc["trigger_spec"]["anomaly_method"] = "lof"
     assert problems(doc) == {
         "trigger_spec.anomaly_method": "unknown anomaly method 'lof'; expected one of: "
-        "zscore, iqr, ema"
+        "zscore, iqr, ema, mad"
     }
     doc["trigger_spec"] = {"anomaly_method": "iqr"}
     assert problems(doc) == {"trigger_spec.value_path": "required field is missing"}

@@ -1,0 +1,880 @@
+"""The engine: one :class:`RuleRuntime` per rule turns a stream of events into firings.
+
+This is the only place rule semantics live; replay, the live server and the Bytewax flow
+all feed events to a runtime (or to :class:`Engine`, which holds one per rule).
+
+- **Time.** Each event's time comes from the window's ``timestamp_field`` (default
+  ``timestamp``; ISO-8601 or epoch s/ms), or from the injected clock when absent. The
+  watermark is the largest event time seen minus ``allowed_lateness``; a window
+  ``[start, end)`` closes when the watermark reaches ``end``. An event whose every
+  window has already closed is *late*: counted in :attr:`RuleRuntime.stats` with a
+  sample, never silently dropped.
+- **Windowed rules** (a ``window_config``, or a metric trigger with a ``duration``)
+  filter events (see :mod:`cepkit.plan`), keep one set of windows per group-by key,
+  aggregate incrementally, and check each window when it closes.
+- **Per-event rules** check every event: event rules their pattern, metric rules their
+  threshold, anomaly rules the detector's verdict against the group's baseline (scored
+  first, then learned; never firing while the baseline is insufficient).
+- **Schedule rules** fire at each cron instant the watermark passes.
+- **Suppression** keeps at most one firing per ``interval`` (per key); the others are
+  returned marked ``suppressed`` and counted, so nothing is lost.
+
+>>> events = [{"timestamp": t, "host": "a", "cpu_usage": v}
+...           for t, v in [(0, 80), (60, 95), (120, 96), (300, 10), (600, 0)]]
+>>> rule = {"rule_name": "cpu_5m", "trigger_type": "metric",
+...         "trigger_spec": {"metric_name": "cpu_usage", "operator": ">", "threshold": 85,
+...                          "duration": "5m"}}
+>>> [(f.window_start.isoformat(), f.values) for f in run([rule], events)]
+[('1970-01-01T00:00:00+00:00', {'cpu_usage': 90.33333333333333})]
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from cepkit.aggregations import Aggregator, create_aggregator
+from cepkit.anomaly import DETECTORS, Detector, create_from_spec
+from cepkit.clock import Clock, SystemClock
+from cepkit.firing import Firing, digest
+from cepkit.operators import as_number
+from cepkit.paths import MISSING, resolve
+from cepkit.plan import RulePlan, compile_plan
+from cepkit.rules import EventTrigger, MetricTrigger, Rule, ScheduleTrigger, parse_rule
+from cepkit.timefields import EventTimeError, parse_event_time
+from cepkit.windows import Session, Tumbling
+
+__all__ = [
+    "Engine",
+    "RuleRuntime",
+    "RuntimeStats",
+    "event_passes_trigger",
+    "metric_subject",
+    "run",
+]
+
+log = logging.getLogger(__name__)
+
+_SAMPLES = 20
+_MIN_BATCH = 32
+_NUMBER_TYPES = {float, int}
+_INF = math.inf
+
+
+@dataclass
+class RuntimeStats:
+    """Counters of one runtime; ``*_samples`` keep the last few cases for reports."""
+
+    events: int = 0
+    filtered_out: int = 0
+    evaluation_errors: int = 0
+    invalid_time: int = 0
+    late: int = 0
+    skipped_values: int = 0
+    windows_closed: int = 0
+    baseline_insufficient: int = 0
+    firings: int = 0
+    suppressed: int = 0
+    late_samples: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
+    error_samples: deque[str] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters and samples."""
+        out: dict[str, Any] = {k: v for k, v in self.__dict__.items() if not isinstance(v, deque)}
+        out["late_samples"] = list(self.late_samples)
+        out["error_samples"] = list(self.error_samples)
+        return out
+
+
+def event_passes_trigger(spec: Any, event: Mapping[str, Any]) -> str | None:
+    """None when ``event`` passes an event trigger's ``event_type``/``source`` filter,
+    else why not. The payload's ``event_type`` (or ``type``) and ``source`` are compared
+    when it carries them; a payload without the field is not filtered on it."""
+    if not isinstance(spec, EventTrigger):
+        return None
+    kind = event.get("event_type", event.get("type"))
+    if spec.event_type is not None and kind is not None and kind != spec.event_type:
+        return f"event_type {kind!r} is not {spec.event_type!r}"
+    source = event.get("source")
+    if spec.source is not None and source is not None and source != spec.source:
+        return f"source {source!r} is not {spec.source!r}"
+    return None
+
+
+def metric_subject(spec: Any, event: Mapping[str, Any]) -> Any:
+    """What a metric rule reads: the event narrowed to ``value_path`` when it holds that
+    path (a raw endpoint response), else the event itself (a metric snapshot)."""
+    if isinstance(spec, MetricTrigger) and spec.value_path:
+        narrowed = resolve(event, spec.value_path)
+        if narrowed is not MISSING:
+            return narrowed
+    return event
+
+
+def _hashable(value: Any) -> Any:
+    if value is MISSING:
+        return None
+    try:
+        hash(value)
+    except TypeError:
+        return digest(value)
+    return value
+
+
+class _Window:
+    """One open tumbling/sliding window of one group."""
+
+    __slots__ = ("aggs", "count", "last_event")
+
+    def __init__(self, aggs: list[Aggregator]) -> None:
+        self.aggs = aggs
+        self.count = 0
+        self.last_event: Mapping[str, Any] | None = None
+
+
+class _Session:
+    """One open session of one group; keeps extracted values so sessions can merge."""
+
+    __slots__ = ("items", "last", "start")
+
+    def __init__(self, start: float, last: float) -> None:
+        self.start = start
+        self.last = last
+        self.items: list[tuple[float, list[Any], Mapping[str, Any]]] = []
+
+
+class RuleRuntime:
+    """The state machine of one rule. ``process`` events, ``advance`` time, ``flush``.
+
+    ``snapshot()`` returns the state as plain data and :meth:`restore` rebuilds a
+    runtime from it (Bytewax recovery).
+    """
+
+    def __init__(self, rule: Rule | Mapping[str, Any], *, clock: Clock | None = None) -> None:
+        self.rule = parse_rule(rule)
+        self.plan: RulePlan = compile_plan(self.rule)
+        self.clock = clock if clock is not None else SystemClock()
+        self.stats = RuntimeStats()
+        self._max_ts = -math.inf
+        self._forced = -math.inf
+        self._windows: dict[tuple[Any, float, float], _Window] = {}
+        self._ends: list[float] = []
+        self._by_end: dict[float, list[tuple[Any, float, float]]] = {}
+        self._sessions: dict[Any, list[_Session]] = {}
+        self._session_heap: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+        self._detectors: dict[Any, Detector] = {}
+        self._last_fired: dict[Any, float] = {}
+        self._schedule_at: float | None = None
+        self._groups: dict[Any, dict[str, Any]] = {}
+        spec = self.rule.trigger_spec
+        self._filters_type = isinstance(spec, EventTrigger) and bool(spec.event_type or spec.source)
+        self._narrows = isinstance(spec, MetricTrigger) and bool(spec.value_path)
+        self._simple_groups = all("." not in f for f in self.plan.group_by)
+        self._extractors = [
+            (a.field, a.raw, a.field is not None and "." not in a.field)
+            for a in self.plan.aggregates
+        ]
+        windowing = self.plan.windowing
+        self._tumbling = windowing.size if isinstance(windowing, Tumbling) else None
+        self._batchable = (
+            self._tumbling is not None
+            and not self._filters_type
+            and not self._narrows
+            and self.plan.event_filter is None
+            and self._simple_groups
+            and "." not in self.plan.timestamp_field
+            and all(simple or name is None for name, raw, simple in self._extractors)
+            and not any(raw for _, raw, _ in self._extractors)
+        )
+
+    # -- time ---------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> float:
+        """Largest event time seen minus the allowed lateness (or what ``advance`` set)."""
+        return max(self._max_ts - self.plan.lateness, self._forced)
+
+    def _event_time(self, event: Mapping[str, Any]) -> float | None:
+        raw = event.get(self.plan.timestamp_field, MISSING)
+        if raw is MISSING or raw is None:
+            return self.clock.now().timestamp()
+        if raw.__class__ is float or raw.__class__ is int:
+            return float(raw) if abs(raw) < 1e11 else parse_event_time(raw)
+        try:
+            return parse_event_time(raw, self.plan.timestamp_field)
+        except EventTimeError as exc:
+            self.stats.invalid_time += 1
+            self.stats.error_samples.append(str(exc))
+            return None
+
+    # -- entry points -------------------------------------------------------------------
+
+    def process(self, event: Mapping[str, Any]) -> list[Firing]:
+        """Feed one event; returns the firings it caused (including closed windows)."""
+        self.stats.events += 1
+        if not isinstance(event, Mapping):
+            self.stats.evaluation_errors += 1
+            self.stats.error_samples.append(f"event is not an object: {type(event).__name__}")
+            return []
+        ts = self._event_time(event)
+        if ts is None:
+            return []
+        plan = self.plan
+        out: list[Firing] = []
+        if plan.mode == "schedule":
+            if self._schedule_at is None:
+                self._schedule_at = ts
+            self._max_ts = max(self._max_ts, ts)
+            return self._due_schedules()
+        subject = self._admit(event)
+        if plan.mode == "event":
+            if subject is not None:
+                out.extend(self._per_event(event, subject, ts))
+            self._max_ts = max(self._max_ts, ts)
+            return out
+        if subject is not None:
+            self._into_windows(event, subject, ts)
+        if ts > self._max_ts:
+            self._max_ts = ts
+            watermark = self.watermark
+            if (self._ends and self._ends[0] <= watermark) or (
+                self._session_heap and self._session_heap[0][0] <= watermark
+            ):
+                out.extend(self._close(watermark))
+        return out
+
+    def process_batch(self, events: Sequence[Mapping[str, Any]]) -> list[Firing]:
+        """Feed many events; the same firings, in the same order, as ``process`` on each.
+
+        Tumbling-window rules over plain numeric events take a columnar path (one pass
+        per column, windows found with numpy, aggregates added per window); anything
+        irregular in the batch (a missing field, a string, NaN, a millisecond epoch)
+        sends the whole batch through ``process``, which defines the semantics.
+        """
+        if self._batchable and len(events) >= _MIN_BATCH:
+            fast = self._columnar(events)
+            if fast is not None:
+                return fast
+        out: list[Firing] = []
+        for event in events:
+            out.extend(self.process(event))
+        return out
+
+    def _columnar(self, events: Sequence[Mapping[str, Any]]) -> list[Firing] | None:
+        plan = self.plan
+        size = self._tumbling
+        assert size is not None
+        try:
+            stamps = [e[plan.timestamp_field] for e in events]
+            columns = [
+                None if name is None else [e[name] for e in events]
+                for name, _, _ in self._extractors
+            ]
+            single = len(plan.group_by) == 1
+            keys: list[Any]
+            if not plan.group_by:
+                keys = [()] * len(events)
+            elif single:  # the bare values; wrapped in a 1-tuple once per distinct value
+                field_name = plan.group_by[0]
+                keys = [e[field_name] for e in events]
+            else:
+                keys = list(zip(*([e[f] for e in events] for f in plan.group_by), strict=True))
+        except (KeyError, TypeError):
+            return None
+        if not set(map(type, stamps)) <= _NUMBER_TYPES:
+            return None
+        for column in columns:
+            if column is not None and not set(map(type, column)) <= _NUMBER_TYPES:
+                return None
+        ts = np.asarray(stamps, dtype=np.float64)
+        if not (np.isfinite(ts).all() and np.abs(ts).max() < 1e11):
+            return None
+        arrays = [None if c is None else np.asarray(c, dtype=np.float64) for c in columns]
+        if any(a is not None and not np.isfinite(a).all() for a in arrays):
+            return None
+        group_ids: dict[Any, int] = {}
+        try:  # distinct codes per distinct key (not dense), computed in C
+            codes = np.array(list(map(group_ids.setdefault, keys, itertools.count())))
+        except TypeError:  # an unhashable group value: the general path digests it
+            return None
+        group_of: dict[int, Any] = {}
+        for raw_key, code in group_ids.items():
+            key = (raw_key,) if single else raw_key
+            group_of[code] = key
+            if key not in self._groups:
+                self._groups[key] = dict(zip(plan.group_by, key, strict=True))
+        starts = np.floor_divide(ts, size) * size
+        running = np.maximum.accumulate(ts)
+        before = np.empty_like(ts)
+        before[0] = self._max_ts
+        np.maximum(running[:-1], self._max_ts, out=before[1:])
+        watermark_before = np.maximum(before - plan.lateness, self._forced)
+        late = starts + size <= watermark_before
+        self.stats.events += len(events)
+        if late.any():
+            late_idx = np.flatnonzero(late)
+            self.stats.late += len(late_idx)
+            self.stats.late_samples.extend(ts[late_idx[-_SAMPLES:]].tolist())
+        keep = np.flatnonzero(~late)
+        if len(keep):
+            order = keep[np.lexsort((starts[keep], codes[keep]))]
+            ordered_codes, ordered_starts = codes[order], starts[order]
+            change = np.flatnonzero(
+                (ordered_codes[1:] != ordered_codes[:-1])
+                | (ordered_starts[1:] != ordered_starts[:-1])
+            )
+            bounds = np.concatenate(([0], change + 1, [len(order)]))
+            firsts = order[bounds[:-1]]
+            ts_sorted = ts[order].tolist()
+            value_lists = [None if a is None else a[order].tolist() for a in arrays]
+            for seg in np.argsort(firsts, kind="stable").tolist():
+                lo, hi = int(bounds[seg]), int(bounds[seg + 1])
+                start = float(ordered_starts[lo])
+                end = start + size
+                key = (group_of[int(ordered_codes[lo])], start, end)
+                window = self._windows.get(key)
+                if window is None:
+                    window = self._windows[key] = _Window(self._new_aggs())
+                    if end not in self._by_end:
+                        self._by_end[end] = []
+                        heapq.heappush(self._ends, end)
+                    self._by_end[end].append(key)
+                window.count += hi - lo
+                window.last_event = events[int(order[hi - 1])]
+                seg_ts = ts_sorted[lo:hi]
+                for agg, values in zip(window.aggs, value_lists, strict=True):
+                    agg.add_many([None] * (hi - lo) if values is None else values[lo:hi], seg_ts)
+        self._max_ts = max(self._max_ts, float(running[-1]))
+        return self._close(self.watermark)
+
+    def advance(self, watermark: float | datetime) -> list[Firing]:
+        """Move the watermark to at least ``watermark`` (epoch seconds or datetime) and
+        return what closes; the live runner calls this as wall-clock time passes."""
+        value = watermark.timestamp() if isinstance(watermark, datetime) else float(watermark)
+        self._forced = max(self._forced, value)
+        if self.plan.mode == "schedule":
+            if self._schedule_at is None:
+                self._schedule_at = value
+            return self._due_schedules()
+        return self._close(self.watermark) if self.plan.mode == "window" else []
+
+    def flush(self) -> list[Firing]:
+        """Close every open window (end of a replay); schedules are not extrapolated."""
+        if self.plan.mode != "window":
+            return []
+        return self._close(math.inf)
+
+    # -- filtering ------------------------------------------------------------------------
+
+    def _admit(self, event: Mapping[str, Any]) -> Any:
+        """The subject (event, or metric snapshot) when it passes the filter, else None."""
+        spec = self.plan.rule.trigger_spec
+        if self._filters_type and event_passes_trigger(spec, event) is not None:
+            self.stats.filtered_out += 1
+            return None
+        subject = metric_subject(spec, event) if self._narrows else event
+        check = self.plan.event_filter
+        if check is None:
+            return subject
+        answer = check.fn(subject)
+        if answer is True:
+            return subject
+        if answer is None:
+            self._evaluation_error(check.evaluate(subject).errors)
+        else:
+            self.stats.filtered_out += 1
+        return None
+
+    def _evaluation_error(self, errors: Iterable[Any]) -> None:
+        self.stats.evaluation_errors += 1
+        for error in errors:
+            self.stats.error_samples.append(f"{error.path}: {error.message}")
+
+    def _group(self, subject: Any) -> Any:
+        fields = self.plan.group_by
+        if not fields:
+            return ()
+        if self._simple_groups and isinstance(subject, dict):
+            key = tuple(subject.get(f) for f in fields)
+            if key in self._groups:
+                return key
+        key = tuple(_hashable(resolve(subject, f)) for f in fields)
+        if key not in self._groups:
+            self._groups[key] = {
+                f: (None if (v := resolve(subject, f)) is MISSING else v)
+                for f in self.plan.group_by
+            }
+        return key
+
+    # -- per-event rules ----------------------------------------------------------------
+
+    def _per_event(self, event: Mapping[str, Any], subject: Any, ts: float) -> list[Firing]:
+        plan = self.plan
+        group = self._group(subject)
+        values: dict[str, Any] = {}
+        anomaly = plan.anomaly
+        if anomaly is not None:
+            raw = resolve(subject, anomaly.value_path)
+            number = as_number(raw) if raw is not MISSING else None
+            if number is None:
+                self._evaluation_error([_Problem(anomaly.value_path, f"not a number: {raw!r}")])
+                return []
+            verdict = self._detector(group).check(float(number))
+            self._detector(group).learn_one(float(number))
+            if verdict.status == "baseline_insufficient":
+                self.stats.baseline_insufficient += 1
+            if not verdict.is_anomaly:
+                return []
+            values = {anomaly.value_path: number, "score": verdict.score, "method": verdict.method}
+        elif isinstance(plan.rule.trigger_spec, MetricTrigger):
+            spec = plan.rule.trigger_spec
+            if spec.metric_name:
+                value = resolve(subject, spec.metric_name)
+                values = {spec.metric_name: None if value is MISSING else value}
+        explain = plan.event_filter.explain(subject) if plan.event_filter is not None else None
+        return self._fire(
+            ts,
+            group,
+            values,
+            explain=explain,
+            payload=event,
+            identity=digest(dict(event)),
+        )
+
+    def _detector(self, group: Any) -> Detector:
+        detector = self._detectors.get(group)
+        if detector is None:
+            spec = self.plan.anomaly
+            assert spec is not None
+            detector = create_from_spec(spec.anomaly_method, spec.model_dump())
+            self._detectors[group] = detector
+        return detector
+
+    # -- windows ------------------------------------------------------------------------
+
+    def _extract(self, subject: Any) -> list[Any]:
+        """Each aggregate's input from one event (MISSING when it does not contribute)."""
+        out: list[Any] = []
+        plain = isinstance(subject, dict)
+        for field_name, raw_wanted, simple in self._extractors:
+            if field_name is None:
+                out.append(None)
+                continue
+            if simple and plain:
+                raw = subject.get(field_name, MISSING)
+                if raw.__class__ is float and -_INF < raw < _INF:  # finite (NaN fails too)
+                    out.append(raw)
+                    continue
+            else:
+                raw = resolve(subject, field_name)
+            if raw is MISSING or raw_wanted:
+                out.append(raw)
+                continue
+            number = as_number(raw)
+            if number is None or not math.isfinite(number):
+                self.stats.skipped_values += 1
+                out.append(MISSING)
+            else:
+                out.append(float(number))
+        return out
+
+    def _new_aggs(self) -> list[Aggregator]:
+        return [create_aggregator(a.name) for a in self.plan.aggregates]
+
+    def _into_windows(self, event: Mapping[str, Any], subject: Any, ts: float) -> None:
+        windowing = self.plan.windowing
+        group = self._group(subject)
+        inputs = self._extract(subject)
+        watermark = self.watermark
+        if isinstance(windowing, Session):
+            self._into_session(event, group, inputs, ts, windowing.timeout, watermark)
+            return
+        assert windowing is not None
+        size = self._tumbling
+        if size is not None:  # the common case, inlined: Tumbling.spans's formula
+            start = (ts // size) * size
+            end = start + size
+            if end <= watermark:
+                self._late(ts)
+                return
+            window = self._windows.get((group, start, end))
+            if window is not None:
+                window.count += 1
+                window.last_event = event
+                for agg, value in zip(window.aggs, inputs, strict=True):
+                    if value is not MISSING:
+                        agg.add(value, ts)
+                return
+        placed = False
+        for start, end in windowing.spans(ts):
+            if end <= watermark:
+                continue
+            key = (group, start, end)
+            window = self._windows.get(key)
+            if window is None:
+                window = self._windows[key] = _Window(self._new_aggs())
+                if end not in self._by_end:
+                    self._by_end[end] = []
+                    heapq.heappush(self._ends, end)
+                self._by_end[end].append(key)
+            window.count += 1
+            window.last_event = event
+            for agg, value in zip(window.aggs, inputs, strict=True):
+                if value is not MISSING:
+                    agg.add(value, ts)
+            placed = True
+        if not placed:
+            self._late(ts)
+
+    def _late(self, ts: float) -> None:
+        self.stats.late += 1
+        self.stats.late_samples.append(ts)
+        log.debug(
+            "rule %s: late event at %s (watermark %s)", self.rule.rule_name, ts, self.watermark
+        )
+
+    def _into_session(
+        self,
+        event: Mapping[str, Any],
+        group: Any,
+        inputs: list[Any],
+        ts: float,
+        timeout: float,
+        watermark: float,
+    ) -> None:
+        sessions = self._sessions.setdefault(group, [])
+        touching = [s for s in sessions if s.start - timeout < ts < s.last + timeout]
+        if not touching and ts + timeout <= watermark:
+            self._late(ts)
+            return
+        merged = _Session(ts, ts)
+        for session in touching:
+            sessions.remove(session)
+            merged.start = min(merged.start, session.start)
+            merged.last = max(merged.last, session.last)
+            merged.items.extend(session.items)
+        merged.items.append((ts, inputs, event))
+        sessions.append(merged)
+        heapq.heappush(self._session_heap, (merged.last + timeout, next(self._seq), group))
+
+    def _close(self, watermark: float) -> list[Firing]:
+        out: list[Firing] = []
+        if isinstance(self.plan.windowing, Session):
+            return self._close_sessions(watermark)
+        while self._ends and self._ends[0] <= watermark:
+            end = heapq.heappop(self._ends)
+            for key in self._by_end.pop(end):
+                window = self._windows.pop(key)
+                group, start, _ = key
+                out.extend(
+                    self._window_closed(
+                        group, start, end, window.aggs, window.count, window.last_event
+                    )
+                )
+        return out
+
+    def _close_sessions(self, watermark: float) -> list[Firing]:
+        out: list[Firing] = []
+        timeout = self.plan.windowing.timeout  # type: ignore[union-attr]
+        while self._session_heap and self._session_heap[0][0] <= watermark:
+            end, _, group = heapq.heappop(self._session_heap)
+            sessions = self._sessions.get(group, [])
+            for session in list(sessions):
+                if session.last + timeout == end:
+                    sessions.remove(session)
+                    aggs = self._new_aggs()
+                    for ts, inputs, _ in session.items:
+                        for agg, value in zip(aggs, inputs, strict=True):
+                            if value is not MISSING:
+                                agg.add(value, ts)
+                    last_event = session.items[-1][2] if session.items else None
+                    out.extend(
+                        self._window_closed(
+                            group, session.start, end, aggs, len(session.items), last_event
+                        )
+                    )
+            if not sessions:
+                self._sessions.pop(group, None)
+        return out
+
+    def _window_closed(
+        self,
+        group: Any,
+        start: float,
+        end: float,
+        aggs: list[Aggregator],
+        count: int,
+        last_event: Mapping[str, Any] | None,
+    ) -> list[Firing]:
+        self.stats.windows_closed += 1
+        plan = self.plan
+        values: dict[str, Any] = {
+            a.alias: agg.result(start, end) for a, agg in zip(plan.aggregates, aggs, strict=True)
+        }
+        group_dict = self._groups.get(group, {})
+        context = {
+            **group_dict,
+            **values,
+            "window_start": start,
+            "window_end": end,
+            "event_count": count,
+        }
+        explain = None
+        if plan.window_check is not None:
+            answer = plan.window_check.fn(context)
+            if answer is None:
+                self._evaluation_error(plan.window_check.evaluate(context).errors)
+                return []
+            if not answer:
+                return []
+            explain = plan.window_check.explain(context)
+        if plan.anomaly is not None:
+            x = values.get(plan.anomaly.value_path)
+            if x is None:
+                return []
+            detector = self._detector(group)
+            verdict = detector.check(float(x))
+            detector.learn_one(float(x))
+            if verdict.status == "baseline_insufficient":
+                self.stats.baseline_insufficient += 1
+            if not verdict.is_anomaly:
+                return []
+            values = {**values, "score": verdict.score, "method": verdict.method}
+        payload = dict(last_event) if last_event is not None else None
+        return self._fire(end, group, values, explain=explain, payload=payload, window=(start, end))
+
+    # -- schedules ----------------------------------------------------------------------
+
+    def _due_schedules(self) -> list[Firing]:
+        spec = self.plan.rule.trigger_spec
+        assert isinstance(spec, ScheduleTrigger) and self._schedule_at is not None
+        horizon = self.watermark
+        out: list[Firing] = []
+        while True:
+            after = datetime.fromtimestamp(self._schedule_at, UTC)
+            nxt = spec.next_times(after, 1)[0].timestamp()
+            if nxt > horizon:
+                break
+            self._schedule_at = nxt
+            out.extend(self._fire(nxt, (), {"scheduled_time": nxt}, explain=None, payload=None))
+        return out
+
+    # -- firing -------------------------------------------------------------------------
+
+    def _fire(
+        self,
+        ts: float,
+        group: Any,
+        values: dict[str, Any],
+        *,
+        explain: Any,
+        payload: Mapping[str, Any] | None,
+        window: tuple[float, float] | None = None,
+        identity: Any = None,
+    ) -> list[Firing]:
+        rule = self.rule
+        group_dict = self._groups.get(group, {}) if group != () else {}
+        suppressed = self._suppressed(ts, group_dict, payload)
+        firing = Firing.build(
+            rule_key=self.plan.rule_key,
+            rule_id=rule.rule_id,
+            rule_name=rule.rule_name,
+            severity=rule.severity,
+            event_time=ts,
+            group=group_dict,
+            window_start=window[0] if window else None,
+            window_end=window[1] if window else None,
+            values=values,
+            explain=explain,
+            payload=dict(payload) if payload is not None else None,
+            suppressed=suppressed,
+            identity=identity,
+        )
+        if suppressed:
+            self.stats.suppressed += 1
+        else:
+            self.stats.firings += 1
+        log.info(
+            "rule %s %s group=%s at=%s id=%s",
+            rule.rule_name,
+            "suppressed" if suppressed else "fired",
+            group_dict,
+            firing.event_time.isoformat(),
+            firing.firing_id,
+        )
+        return [firing]
+
+    def _suppressed(
+        self, ts: float, group: Mapping[str, Any], payload: Mapping[str, Any] | None
+    ) -> bool:
+        policy = self.rule.suppression
+        if policy is None:
+            return False
+        key = tuple(
+            _hashable(group[k] if k in group else resolve(payload or {}, k)) for k in policy.key
+        )
+        interval = _seconds(policy.interval)
+        last = self._last_fired.get(key)
+        if last is not None and ts - last < interval:
+            return True
+        self._last_fired[key] = ts
+        return False
+
+    # -- state --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The runtime's state as plain, JSON-serialisable data."""
+        return {
+            "version": 1,
+            "rule_key": self.plan.rule_key,
+            "max_ts": _finite(self._max_ts),
+            "forced": _finite(self._forced),
+            "groups": [[list(k), v] for k, v in self._groups.items()],
+            "windows": [
+                [list(group), start, end, w.count, w.last_event, [a.snapshot() for a in w.aggs]]
+                for (group, start, end), w in self._windows.items()
+            ],
+            "sessions": [
+                [list(group), s.start, s.last, [[ts, _plain(inp), ev] for ts, inp, ev in s.items]]
+                for group, sessions in self._sessions.items()
+                for s in sessions
+            ],
+            "detectors": [[list(k), d.snapshot()] for k, d in self._detectors.items()],
+            "last_fired": [[list(k), t] for k, t in self._last_fired.items()],
+            "schedule_at": self._schedule_at,
+            "stats": self.stats.as_dict(),
+        }
+
+    @classmethod
+    def restore(
+        cls, rule: Rule | Mapping[str, Any], state: Mapping[str, Any], *, clock: Clock | None = None
+    ) -> RuleRuntime:
+        """A runtime for ``rule`` in the state ``snapshot()`` returned."""
+        runtime = cls(rule, clock=clock)
+        if state.get("rule_key") != runtime.plan.rule_key:
+            raise ValueError(
+                f"snapshot is of rule {state.get('rule_key')!r}, not {runtime.plan.rule_key!r}"
+            )
+        runtime._max_ts = -math.inf if state["max_ts"] is None else state["max_ts"]
+        runtime._forced = -math.inf if state["forced"] is None else state["forced"]
+        runtime._groups = {tuple(k): v for k, v in state["groups"]}
+        classes = [type(a) for a in runtime._new_aggs()]
+        for group, start, end, count, last_event, aggs in state["windows"]:
+            window = _Window([c.restore(s) for c, s in zip(classes, aggs, strict=True)])
+            window.count, window.last_event = count, last_event
+            key = (tuple(group), start, end)
+            runtime._windows[key] = window
+            if end not in runtime._by_end:
+                runtime._by_end[end] = []
+                heapq.heappush(runtime._ends, end)
+            runtime._by_end[end].append(key)
+        timeout = getattr(runtime.plan.windowing, "timeout", 0.0)
+        for group, start, last, items in state["sessions"]:
+            session = _Session(start, last)
+            session.items = [(ts, _unplain(inp), ev) for ts, inp, ev in items]
+            runtime._sessions.setdefault(tuple(group), []).append(session)
+            heapq.heappush(
+                runtime._session_heap, (last + timeout, next(runtime._seq), tuple(group))
+            )
+        spec = runtime.plan.anomaly
+        for group, det_state in state["detectors"]:
+            assert spec is not None
+            runtime._detectors[tuple(group)] = DETECTORS[spec.anomaly_method].restore(det_state)
+        runtime._last_fired = {tuple(k): t for k, t in state["last_fired"]}
+        runtime._schedule_at = state["schedule_at"]
+        stats = dict(state["stats"])
+        late, errors = stats.pop("late_samples"), stats.pop("error_samples")
+        runtime.stats = RuntimeStats(**stats)
+        runtime.stats.late_samples.extend(late)
+        runtime.stats.error_samples.extend(errors)
+        return runtime
+
+
+@dataclass(frozen=True)
+class _Problem:
+    path: str
+    message: str
+
+
+def _seconds(text: str) -> float:
+    from cepkit.durations import parse_duration
+
+    return parse_duration(text)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+_MISSING_MARK = {"$missing": True}
+
+
+def _plain(inputs: list[Any]) -> list[Any]:
+    return [_MISSING_MARK if v is MISSING else v for v in inputs]
+
+
+def _unplain(inputs: list[Any]) -> list[Any]:
+    return [MISSING if v == _MISSING_MARK else v for v in inputs]
+
+
+class Engine:
+    """Many rules over one stream: each event goes to every rule's runtime, in order."""
+
+    def __init__(
+        self, rules: Iterable[Rule | Mapping[str, Any]], *, clock: Clock | None = None
+    ) -> None:
+        self.clock = clock if clock is not None else SystemClock()
+        self.runtimes = [RuleRuntime(rule, clock=self.clock) for rule in rules]
+
+    def process(self, event: Mapping[str, Any]) -> list[Firing]:
+        """Feed one event to every rule."""
+        out: list[Firing] = []
+        for runtime in self.runtimes:
+            out.extend(runtime.process(event))
+        return out
+
+    def advance(self, watermark: float | datetime) -> list[Firing]:
+        """Advance every rule's watermark."""
+        out: list[Firing] = []
+        for runtime in self.runtimes:
+            out.extend(runtime.advance(watermark))
+        return out
+
+    def flush(self) -> list[Firing]:
+        """Close every open window of every rule."""
+        out: list[Firing] = []
+        for runtime in self.runtimes:
+            out.extend(runtime.flush())
+        return out
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Counters per rule name."""
+        return {r.rule.rule_name: r.stats.as_dict() for r in self.runtimes}
+
+
+def run(
+    rules: Iterable[Rule | Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any]],
+    *,
+    clock: Clock | None = None,
+) -> list[Firing]:
+    """Every firing of ``rules`` over ``events`` (in order), open windows flushed at the end.
+
+    Suppressed firings are included, marked ``suppressed=True``.
+    """
+    engine = Engine(rules, clock=clock)
+    out: list[Firing] = []
+    for event in events:
+        out.extend(engine.process(event))
+    out.extend(engine.flush())
+    return out
