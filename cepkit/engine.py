@@ -35,10 +35,10 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -65,6 +65,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SAMPLES = 20
+FiringKind = Literal["firing", "recovery"]
 _MIN_BATCH = 32
 _NUMBER_TYPES = {float, int}
 _INF = math.inf
@@ -84,6 +85,8 @@ class RuntimeStats:
     baseline_insufficient: int = 0
     firings: int = 0
     suppressed: int = 0
+    pending: int = 0
+    recoveries: int = 0
     late_samples: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     error_samples: deque[str] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
 
@@ -176,6 +179,8 @@ class RuleRuntime:
         self._last_fired: dict[Any, float] = {}
         self._schedule_at: float | None = None
         self._groups: dict[Any, dict[str, Any]] = {}
+        self._streak: dict[Any, int] = {}
+        self._active: set[Any] = set()
         spec = self.rule.trigger_spec
         self._filters_type = isinstance(spec, EventTrigger) and bool(spec.event_type or spec.source)
         self._narrows = isinstance(spec, MetricTrigger) and bool(spec.value_path)
@@ -236,13 +241,14 @@ class RuleRuntime:
                 self._schedule_at = ts
             self._max_ts = max(self._max_ts, ts)
             return self._due_schedules()
-        subject = self._admit(event)
         if plan.mode == "event":
+            subject, answer = self._judge(event)
             if subject is not None:
-                out.extend(self._per_event(event, subject, ts))
+                out.extend(self._per_event(event, subject, answer, ts))
             self._max_ts = max(self._max_ts, ts)
             return out
-        if subject is not None:
+        subject, answer = self._judge(event)
+        if answer is True:
             self._into_windows(event, subject, ts)
         if ts > self._max_ts:
             self._max_ts = ts
@@ -376,24 +382,24 @@ class RuleRuntime:
 
     # -- filtering ------------------------------------------------------------------------
 
-    def _admit(self, event: Mapping[str, Any]) -> Any:
-        """The subject (event, or metric snapshot) when it passes the filter, else None."""
+    def _judge(self, event: Mapping[str, Any]) -> tuple[Any, bool | None]:
+        """(subject, answer of the event filter); subject None when the trigger spec's
+        ``event_type``/``source`` rule the event out. The subject is the event, or a
+        metric rule's snapshot; an unknown answer is counted as an evaluation error."""
         spec = self.plan.rule.trigger_spec
         if self._filters_type and event_passes_trigger(spec, event) is not None:
             self.stats.filtered_out += 1
-            return None
+            return None, False
         subject = metric_subject(spec, event) if self._narrows else event
         check = self.plan.event_filter
         if check is None:
-            return subject
+            return subject, True
         answer = check.fn(subject)
-        if answer is True:
-            return subject
         if answer is None:
             self._evaluation_error(check.evaluate(subject).errors)
-        else:
+        elif not answer:
             self.stats.filtered_out += 1
-        return None
+        return subject, answer
 
     def _evaluation_error(self, errors: Iterable[Any]) -> None:
         self.stats.evaluation_errors += 1
@@ -418,38 +424,80 @@ class RuleRuntime:
 
     # -- per-event rules ----------------------------------------------------------------
 
-    def _per_event(self, event: Mapping[str, Any], subject: Any, ts: float) -> list[Firing]:
+    def _per_event(
+        self, event: Mapping[str, Any], subject: Any, answer: bool | None, ts: float
+    ) -> list[Firing]:
         plan = self.plan
+        if answer is None or (answer is False and not plan.controlled):
+            return []
         group = self._group(subject)
         values: dict[str, Any] = {}
+        matched = answer
         anomaly = plan.anomaly
-        if anomaly is not None:
+        if anomaly is not None and answer:
             raw = resolve(subject, anomaly.value_path)
             number = as_number(raw) if raw is not MISSING else None
-            if number is None:
+            if number is None or not math.isfinite(number):
                 self._evaluation_error([_Problem(anomaly.value_path, f"not a number: {raw!r}")])
                 return []
-            verdict = self._detector(group).check(float(number))
-            self._detector(group).learn_one(float(number))
+            detector = self._detector(group)
+            verdict = detector.check(float(number))
+            detector.learn_one(float(number))
             if verdict.status == "baseline_insufficient":
                 self.stats.baseline_insufficient += 1
-            if not verdict.is_anomaly:
-                return []
+            matched = verdict.is_anomaly
             values = {anomaly.value_path: number, "score": verdict.score, "method": verdict.method}
         elif isinstance(plan.rule.trigger_spec, MetricTrigger):
             spec = plan.rule.trigger_spec
             if spec.metric_name:
                 value = resolve(subject, spec.metric_name)
                 values = {spec.metric_name: None if value is MISSING else value}
-        explain = plan.event_filter.explain(subject) if plan.event_filter is not None else None
-        return self._fire(
-            ts,
+        check = plan.event_filter
+        return self._controlled(
             group,
-            values,
-            explain=explain,
-            payload=event,
-            identity=digest(dict(event)),
+            matched,
+            subject,
+            lambda kind: self._fire(
+                ts,
+                group,
+                values,
+                explain=check.explain(subject) if check is not None else None,
+                payload=event,
+                identity=digest(dict(event)),
+                kind=kind,
+            ),
         )
+
+    def _controlled(
+        self,
+        group: Any,
+        matched: bool,
+        context: Any,
+        fire: Callable[[FiringKind], list[Firing]],
+    ) -> list[Firing]:
+        """Pending and recovery: decide whether this evaluation of ``group`` fires."""
+        plan = self.plan
+        if not plan.controlled:
+            return fire("firing") if matched else []
+        if matched:
+            streak = self._streak[group] = self._streak.get(group, 0) + 1
+            if plan.pending is not None and streak < plan.pending:
+                self.stats.pending += 1
+                return []
+            if plan.recovery is not None:
+                if group in self._active:
+                    return []
+                self._active.add(group)
+            return fire("firing")
+        self._streak.pop(group, None)
+        if plan.recovery is not None and group in self._active:
+            answer = plan.recovery.fn(context)
+            if answer is None:
+                self._evaluation_error(plan.recovery.evaluate(context).errors)
+            elif answer:
+                self._active.discard(group)
+                return fire("recovery")
+        return []
 
     def _detector(self, group: Any) -> Detector:
         detector = self._detectors.get(group)
@@ -629,16 +677,15 @@ class RuleRuntime:
             "window_end": end,
             "event_count": count,
         }
-        explain = None
-        if plan.window_check is not None:
-            answer = plan.window_check.fn(context)
+        matched = True
+        check = plan.window_check
+        if check is not None:
+            answer = check.fn(context)
             if answer is None:
-                self._evaluation_error(plan.window_check.evaluate(context).errors)
+                self._evaluation_error(check.evaluate(context).errors)
                 return []
-            if not answer:
-                return []
-            explain = plan.window_check.explain(context)
-        if plan.anomaly is not None:
+            matched = bool(answer)
+        if plan.anomaly is not None and matched:
             x = values.get(plan.anomaly.value_path)
             if x is None:
                 return []
@@ -647,11 +694,23 @@ class RuleRuntime:
             detector.learn_one(float(x))
             if verdict.status == "baseline_insufficient":
                 self.stats.baseline_insufficient += 1
-            if not verdict.is_anomaly:
-                return []
+            matched = verdict.is_anomaly
             values = {**values, "score": verdict.score, "method": verdict.method}
         payload = dict(last_event) if last_event is not None else None
-        return self._fire(end, group, values, explain=explain, payload=payload, window=(start, end))
+        return self._controlled(
+            group,
+            matched,
+            context,
+            lambda kind: self._fire(
+                end,
+                group,
+                values,
+                explain=check.explain(context) if check is not None else None,
+                payload=payload,
+                window=(start, end),
+                kind=kind,
+            ),
+        )
 
     # -- schedules ----------------------------------------------------------------------
 
@@ -681,10 +740,11 @@ class RuleRuntime:
         payload: Mapping[str, Any] | None,
         window: tuple[float, float] | None = None,
         identity: Any = None,
+        kind: FiringKind = "firing",
     ) -> list[Firing]:
         rule = self.rule
         group_dict = self._groups.get(group, {}) if group != () else {}
-        suppressed = self._suppressed(ts, group_dict, payload)
+        suppressed = kind == "firing" and self._suppressed(ts, group_dict, payload)
         firing = Firing.build(
             rule_key=self.plan.rule_key,
             rule_id=rule.rule_id,
@@ -699,15 +759,18 @@ class RuleRuntime:
             payload=dict(payload) if payload is not None else None,
             suppressed=suppressed,
             identity=identity,
+            kind=kind,
         )
-        if suppressed:
+        if kind == "recovery":
+            self.stats.recoveries += 1
+        elif suppressed:
             self.stats.suppressed += 1
         else:
             self.stats.firings += 1
         log.info(
             "rule %s %s group=%s at=%s id=%s",
             rule.rule_name,
-            "suppressed" if suppressed else "fired",
+            "recovered" if kind == "recovery" else ("suppressed" if suppressed else "fired"),
             group_dict,
             firing.event_time.isoformat(),
             firing.firing_id,
@@ -751,6 +814,8 @@ class RuleRuntime:
             ],
             "detectors": [[list(k), d.snapshot()] for k, d in self._detectors.items()],
             "last_fired": [[list(k), t] for k, t in self._last_fired.items()],
+            "streak": [[list(k), n] for k, n in self._streak.items()],
+            "active": [list(k) for k in self._active],
             "schedule_at": self._schedule_at,
             "stats": self.stats.as_dict(),
         }
@@ -791,6 +856,8 @@ class RuleRuntime:
             assert spec is not None
             runtime._detectors[tuple(group)] = DETECTORS[spec.anomaly_method].restore(det_state)
         runtime._last_fired = {tuple(k): t for k, t in state["last_fired"]}
+        runtime._streak = {tuple(k): n for k, n in state["streak"]}
+        runtime._active = {tuple(k) for k in state["active"]}
         runtime._schedule_at = state["schedule_at"]
         stats = dict(state["stats"])
         late, errors = stats.pop("late_samples"), stats.pop("error_samples")

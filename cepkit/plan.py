@@ -87,7 +87,14 @@ class RulePlan:
     window_check: CompiledCondition | None
     anomaly: AnomalyTrigger | None
     value_path: str | None
+    pending: int | None = None
+    recovery: CompiledCondition | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def controlled(self) -> bool:
+        """Whether firings depend on earlier evaluations (pending or recovery)."""
+        return self.pending is not None or self.recovery is not None
 
 
 def _window_config(rule: Rule) -> Any:
@@ -181,7 +188,7 @@ def compile_plan(rule: Rule) -> RulePlan:
             ],
             rule_name=rule.rule_name,
         )
-    group_by = tuple(rule.group_by)
+    group_by = tuple(rule.grouping())
     aggregates = _aggregates(rule, windowed)
     window_names = {a.alias for a in aggregates} | set(WINDOW_FIELDS) if windowed else set()
     inline = spec.condition() if isinstance(spec, EventTrigger) else None
@@ -235,4 +242,6 @@ def compile_plan(rule: Rule) -> RulePlan:
         window_check=compile_condition(window_node) if window_node is not None else None,
         anomaly=anomaly,
         value_path=value_path,
+        pending=rule.pending,
+        recovery=compile_condition(recovery) if (recovery := rule.recovery_condition()) else None,
     )

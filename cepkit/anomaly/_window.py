@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import rank_filter  # type: ignore[import-untyped]
 
 from cepkit.anomaly.base import Detector, Floats, check_window, finite
 
@@ -84,6 +83,8 @@ def rolling_order_stats(x: Floats, window: int, ranks: list[int]) -> list[Floats
     >>> [a.tolist() for a in rolling_order_stats(np.array([3.0, 1.0, 2.0, 5.0, 4.0]), 3, [0, 2])]
     [[1.0, 1.0], [3.0, 5.0]]
     """
+    from scipy.ndimage import rank_filter  # type: ignore[import-untyped]  # slow to import
+
     count = len(x) - window
     if count <= 0:
         return [np.empty(0) for _ in ranks]

@@ -183,7 +183,10 @@ class Detector(ABC):
             raise ValueError(f"snapshot is of method {method!r}, not {name!r}")
         if version != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported snapshot version {version!r}")
-        detector = cls(**params)
+        try:
+            detector = cls(**params)
+        except TypeError as exc:
+            raise ValueError(f"bad {name} snapshot params: {exc}") from exc
         try:
             detector._set_state(state)
         except (KeyError, TypeError, ValueError) as exc:

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.signal import lfilter  # type: ignore[import-untyped]
 
 from cepkit.anomaly.base import Detector, DetectorStatus, Floats, as_series, finite
 
@@ -94,6 +93,8 @@ class EMA(Detector):
         out = np.full(n, np.nan)
         if n < 2:
             return out
+        from scipy.signal import lfilter  # type: ignore[import-untyped]  # slow to import
+
         decay = np.array([1.0, -self._decay])
         step = np.diff(x)  # x[t] - x[t-1]
         # offset[t] = decay * (offset[t-1] - step[t]), offset[0] = 0; d[t] = step[t] - offset[t-1]
@@ -135,3 +136,5 @@ class EMA(Detector):
         self._n = n
         self._last, self._offset = finite(state["last"]), finite(state["offset"])
         self._var = finite(state["var"])
+        if self._var < 0:
+            raise ValueError(f"var must be >= 0, got {self._var}")

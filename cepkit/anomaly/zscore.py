@@ -181,6 +181,10 @@ class ZScore(Detector):
         if self.window is not None and len(values) > self.window:
             raise ValueError(f"{len(values)} values do not fit a window of {self.window}")
         self._values = deque(values)
-        self._ref, self._s1, self._s2 = float(state["ref"]), float(state["s1"]), float(state["s2"])
-        self._mass, self._updates = float(state["mass"]), int(state["updates"])
+        self._ref, self._s1, self._s2 = (
+            finite(state["ref"]),
+            finite(state["s1"]),
+            finite(state["s2"]),
+        )
+        self._mass, self._updates = finite(state["mass"]), int(state["updates"])
         self._center = None

@@ -14,10 +14,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from cepkit.conditions import Condition, ConditionGroup, all_of
-from cepkit.rules._base import Spec, check_duration, comma_list, one_of
+from cepkit.conditions import Condition, ConditionGroup, ConditionNode, all_of
+from cepkit.rules._base import Spec, check_duration, comma_list, one_of, to_number
 from cepkit.rules.actions import Action, ActionConfig
 from cepkit.rules.aggregation import AggregationSpec
 from cepkit.rules.enrichment import Enrichment
@@ -30,7 +38,14 @@ from cepkit.rules.triggers import (
 )
 from cepkit.rules.windowing import WindowConfig
 
-__all__ = ["SEVERITIES", "Rule", "Suppression", "normalize_document"]
+__all__ = [
+    "RECOVERY_OPERATOR",
+    "SEVERITIES",
+    "Recovery",
+    "Rule",
+    "Suppression",
+    "normalize_document",
+]
 
 SEVERITIES = ("critical", "high", "warning", "medium", "low", "info")
 TRIGGER_TYPES = tuple(TRIGGERS)
@@ -46,6 +61,44 @@ class Suppression(Spec):
 
     _interval = field_validator("interval", mode="before")(check_duration)
     _key = field_validator("key", mode="before")(comma_list)
+
+
+class Recovery(Spec):
+    """When a firing clears: a metric's ``threshold`` (hysteresis) or a condition group.
+
+    With a recovery, a rule fires once when its condition starts to hold for a group,
+    stays firing (no repeats) and emits a ``recovery`` firing when this holds.
+    """
+
+    threshold: float | None = None
+    conditions: list[ConditionNode] | None = None
+    logic: Literal["AND", "OR", "NOT"] = "AND"
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return None if value is None else to_number(value, "recovery threshold")
+
+    @field_validator("logic", mode="before")
+    @classmethod
+    def _logic(cls, value: Any) -> Any:
+        return one_of(value, ["AND", "OR", "NOT"], "logic")
+
+    @model_validator(mode="after")
+    def _one(self) -> Recovery:
+        if (self.threshold is None) == (not self.conditions):
+            raise ValueError("recovery takes either a threshold or conditions")
+        return self
+
+    def condition(self) -> ConditionGroup | None:
+        """The recovery conditions as one group (None for a threshold recovery)."""
+        if not self.conditions:
+            return None
+        return ConditionGroup(logic=self.logic, conditions=self.conditions)
+
+
+#: a metric operator -> the operator under which its recovery threshold holds
+RECOVERY_OPERATOR = {">": "<", ">=": "<", "<": ">", "<=": ">", "==": "!=", "!=": "=="}
 
 
 def _trigger_tag(value: Any) -> str | None:
@@ -136,6 +189,20 @@ class Rule(Spec):
     action_description: str | None = None
     action_config: list[ActionConfig] = Field(default_factory=list)
     suppression: Suppression | None = None
+    pending: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices("pending", "for_evaluations"),
+        description="fire only after the condition held for this many consecutive "
+        "evaluations (windows, or events) of a group",
+    )
+    recovery: Recovery | None = None
+    group_by: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("group_by", "groupBy"),
+        description="keys for per-group windows, baselines, pending and recovery "
+        "(default: the aggregations' group_by)",
+    )
     tags: list[str] = Field(default_factory=list)
     timeout_seconds: float = Field(default=5.0, gt=0)
 
@@ -161,6 +228,11 @@ class Rule(Spec):
     def _severity(cls, value: Any) -> Any:
         return one_of(value, SEVERITIES, "severity")
 
+    @field_validator("group_by", mode="before")
+    @classmethod
+    def _group_by(cls, value: Any) -> Any:
+        return comma_list(value)
+
     @field_validator("priority", mode="before")
     @classmethod
     def _priority(cls, value: Any) -> Any:
@@ -176,9 +248,11 @@ class Rule(Spec):
         if self.is_active and not self.actions:
             raise ValueError("an active rule needs at least one action (actions is empty)")
         groupings = {tuple(a.group_by) for a in self.aggregation if a.group_by}
+        if self.group_by:
+            groupings.add(tuple(self.group_by))
         if len(groupings) > 1:
             raise ValueError(
-                "aggregations disagree on group_by: "
+                "group_by disagrees between the rule and its aggregations: "
                 + " vs ".join(", ".join(g) for g in sorted(groupings))
             )
         aliases = [a.alias for a in self.aggregation]
@@ -187,16 +261,53 @@ class Rule(Spec):
             raise ValueError(f"two aggregations have the same output name: {duplicates[0]!r}")
         return self
 
+    @field_validator("recovery")
+    @classmethod
+    def _hysteresis(cls, recovery: Recovery | None, info: ValidationInfo) -> Recovery | None:
+        if recovery is None or recovery.threshold is None:
+            return recovery
+        spec = info.data.get("trigger_spec")
+        if not isinstance(spec, MetricTrigger) or spec.operator not in RECOVERY_OPERATOR:
+            raise ValueError(
+                "recovery.threshold needs a metric trigger with an operator and a threshold; "
+                "use recovery.conditions otherwise"
+            )
+        fire_at, recover_at = spec.threshold, recovery.threshold
+        assert fire_at is not None
+        if (spec.operator in (">", ">=") and recover_at > fire_at) or (
+            spec.operator in ("<", "<=") and recover_at < fire_at
+        ):
+            raise ValueError(
+                f"recovery threshold {recover_at:g} is on the firing side of {spec.operator} "
+                f"{fire_at:g}: a rule that fires above a threshold recovers below it"
+            )
+        return recovery
+
     # -- derived views used by simulate and the engine -------------------------------------
+
+    def recovery_condition(self) -> Condition | ConditionGroup | None:
+        """When a firing clears (None without a recovery)."""
+        if self.recovery is None:
+            return None
+        if self.recovery.threshold is not None:
+            spec = self.trigger_spec
+            assert isinstance(spec, MetricTrigger) and spec.metric_name and spec.operator
+            return Condition(
+                field=spec.metric_name,
+                op=RECOVERY_OPERATOR[spec.operator],
+                value=self.recovery.threshold,
+            )
+        return self.recovery.condition()
 
     @property
     def action_types(self) -> list[str]:
         """The action types in order, e.g. ``["webhook", "notify"]``."""
         return [action.type for action in self.actions]
 
-    @property
-    def group_by(self) -> list[str]:
-        """The group-by fields of the aggregations (all agree)."""
+    def grouping(self) -> list[str]:
+        """The group-by fields: the rule's ``group_by``, else the aggregations' (all agree)."""
+        if self.group_by:
+            return list(self.group_by)
         for spec in self.aggregation:
             if spec.group_by:
                 return list(spec.group_by)

@@ -37,7 +37,7 @@ def test_resolve_distinguishes_missing_from_null() -> None:
 
 def test_fake_clock_requires_aware_datetimes() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        FakeClock(datetime(2026, 1, 1))
+        FakeClock(datetime(2026, 1, 1))  # noqa: DTZ001  (naive on purpose)
     clock = FakeClock()
     start = clock.now()
     assert clock.advance(timedelta(seconds=90)) - start == timedelta(seconds=90)

@@ -477,3 +477,74 @@ def test_nan_and_infinite_values_are_skipped() -> None:
     ]
     [firing] = run([rule], events)
     assert firing.values == {"avg_v": 2.0, "count": 5}
+
+
+# -- firing control: pending and recovery --------------------------------------------------
+
+
+def cpu_rule(**extra: Any) -> dict[str, Any]:
+    return {
+        "rule_name": "cpu",
+        "trigger_type": "metric",
+        "trigger_spec": {"metric_name": "cpu", "operator": ">", "threshold": 85},
+        "group_by": ["host"],
+        **extra,
+    }
+
+
+def feed(rule: dict[str, Any], values: list[tuple[str, float]]) -> list[Firing]:
+    return run([rule], [{"timestamp": i, "host": h, "cpu": v} for i, (h, v) in enumerate(values)])
+
+
+def test_pending_needs_consecutive_matches_per_group() -> None:
+    firings = feed(
+        cpu_rule(pending=3),
+        [("a", 90), ("a", 91), ("b", 95), ("a", 80), ("a", 90), ("a", 92), ("a", 93), ("a", 94)],
+    )
+    assert [(f.group["host"], f.values["cpu"]) for f in firings] == [("a", 93), ("a", 94)]
+
+
+def test_recovery_with_hysteresis() -> None:
+    rule = cpu_rule(recovery={"threshold": 80})
+    firings = feed(
+        rule,
+        [("a", 90), ("a", 95), ("a", 84), ("a", 82), ("a", 79), ("a", 88), ("b", 70), ("b", 99)],
+    )
+    assert [(f.kind, f.group["host"], f.values["cpu"]) for f in firings] == [
+        ("firing", "a", 90),  # fires once; 95 does not repeat it
+        ("recovery", "a", 79),  # 84 and 82 are between the thresholds: still firing
+        ("firing", "a", 88),
+        ("firing", "b", 99),  # b never fired before, so 70 recovers nothing
+    ]
+    assert firings[0].firing_id != firings[1].firing_id
+
+
+def test_recovery_on_windows_with_conditions() -> None:
+    rule = report_rule({"type": "tumbling", "size": "1m"}, ["avg"])
+    rule["composite_condition"] = {"conditions": [{"field": "avg_v", "op": ">", "value": 10}]}
+    rule["recovery"] = {"conditions": [{"field": "avg_v", "op": "<", "value": 5}]}
+    events = [{"timestamp": m * 60, "key": "a", "v": v} for m, v in enumerate([20, 30, 7, 3, 12])]
+    firings = run([rule], events)
+    assert [(f.kind, f.values["avg_v"]) for f in firings] == [
+        ("firing", 20.0),
+        ("recovery", 3.0),
+        ("firing", 12.0),
+    ]
+
+
+def test_recoveries_are_never_suppressed_and_state_survives_snapshots() -> None:
+    rule = cpu_rule(recovery={"threshold": 80}, suppression={"interval": "1h"}, pending=2)
+    values = [("a", 90), ("a", 90), ("a", 70), ("a", 90), ("a", 91), ("a", 60)]
+    events = [{"timestamp": i, "host": h, "cpu": v} for i, (h, v) in enumerate(values)]
+    whole = run([rule], events)
+    assert [(f.kind, f.suppressed) for f in whole] == [
+        ("firing", False),
+        ("recovery", False),
+        ("firing", True),  # within the hour of the first firing
+        ("recovery", False),
+    ]
+    first = RuleRuntime(rule)
+    out = [f for e in events[:4] for f in first.process(e)]
+    second = RuleRuntime.restore(rule, json.loads(json.dumps(first.snapshot())))
+    out += [f for e in events[4:] for f in second.process(e)]
+    assert [f.firing_id for f in out] == [f.firing_id for f in whole]
