@@ -440,13 +440,9 @@ class RuleRuntime:
             if number is None or not math.isfinite(number):
                 self._evaluation_error([_Problem(anomaly.value_path, f"not a number: {raw!r}")])
                 return []
-            detector = self._detector(group)
-            verdict = detector.check(float(number))
-            detector.learn_one(float(number))
-            if verdict.status == "baseline_insufficient":
-                self.stats.baseline_insufficient += 1
-            matched = verdict.is_anomaly
-            values = {anomaly.value_path: number, "score": verdict.score, "method": verdict.method}
+            score = self._score_and_learn(group, float(number))
+            matched = score is not None and self._detector(group).is_anomalous(score)
+            values = {anomaly.value_path: number, "score": score, "method": anomaly.anomaly_method}
         elif isinstance(plan.rule.trigger_spec, MetricTrigger):
             spec = plan.rule.trigger_spec
             if spec.metric_name:
@@ -498,6 +494,15 @@ class RuleRuntime:
                 self._active.discard(group)
                 return fire("recovery")
         return []
+
+    def _score_and_learn(self, group: Any, x: float) -> float | None:
+        """Score ``x`` against the group's baseline (None while insufficient), then learn it."""
+        detector = self._detector(group)
+        score = detector.score_one(x)
+        detector.learn_one(x)
+        if score is None:
+            self.stats.baseline_insufficient += 1
+        return score
 
     def _detector(self, group: Any) -> Detector:
         detector = self._detectors.get(group)
@@ -689,13 +694,9 @@ class RuleRuntime:
             x = values.get(plan.anomaly.value_path)
             if x is None:
                 return []
-            detector = self._detector(group)
-            verdict = detector.check(float(x))
-            detector.learn_one(float(x))
-            if verdict.status == "baseline_insufficient":
-                self.stats.baseline_insufficient += 1
-            matched = verdict.is_anomaly
-            values = {**values, "score": verdict.score, "method": verdict.method}
+            score = self._score_and_learn(group, float(x))
+            matched = score is not None and self._detector(group).is_anomalous(score)
+            values = {**values, "score": score, "method": plan.anomaly.anomaly_method}
         payload = dict(last_event) if last_event is not None else None
         return self._controlled(
             group,

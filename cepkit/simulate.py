@@ -27,6 +27,7 @@ What a payload is depends on the trigger type:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,6 +42,7 @@ from cepkit.conditions import (
     leaves,
 )
 from cepkit.engine import event_passes_trigger, metric_subject
+from cepkit.operators import as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger, Rule, parse_rule
 
@@ -121,8 +123,11 @@ def simulate(
         else:
             extracted = value
             detector = create_from_spec(spec.anomaly_method, spec.model_dump())
-            for past in history or ():
-                detector.learn_one(float(past))
+            for i, past in enumerate(history or ()):
+                number = as_number(past) if not isinstance(past, float) else past
+                if number is None or not math.isfinite(number):
+                    raise TypeError(f"history[{i}] must be a finite number, got {past!r}")
+                detector.learn_one(float(number))
             try:
                 verdict = detector.check(float(value))
             except (TypeError, ValueError):

@@ -163,3 +163,10 @@ def test_invalid_rule_and_payload() -> None:
         simulate({"rule_name": "x"}, {})
     with pytest.raises(TypeError, match="payload must be a JSON object"):
         simulate(lab("lab1_cpu_high_alert.json"), [1, 2])  # type: ignore[arg-type]
+
+
+def test_history_must_be_finite_numbers() -> None:
+    with pytest.raises(TypeError, match=r"history\[1\] must be a finite number"):
+        simulate(lab("lab4_cpu_anomaly.json"), {"cpu_percent": 1}, history=[1.0, float("nan")])
+    result = simulate(lab("lab4_cpu_anomaly.json"), {"cpu_percent": 1}, history=["1", 2])
+    assert result.anomaly is not None and result.anomaly.status == "baseline_insufficient"
