@@ -45,6 +45,7 @@ import numpy as np
 from cepkit.aggregations import Aggregator, create_aggregator
 from cepkit.anomaly import DETECTORS, Detector, create_from_spec
 from cepkit.clock import Clock, SystemClock
+from cepkit.enrichment import Enricher, Resources
 from cepkit.firing import Firing, digest
 from cepkit.operators import as_number
 from cepkit.paths import MISSING, resolve
@@ -87,6 +88,7 @@ class RuntimeStats:
     suppressed: int = 0
     pending: int = 0
     recoveries: int = 0
+    enrichment_errors: int = 0
     late_samples: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     error_samples: deque[str] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
 
@@ -162,9 +164,22 @@ class RuleRuntime:
     runtime from it (Bytewax recovery).
     """
 
-    def __init__(self, rule: Rule | Mapping[str, Any], *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        rule: Rule | Mapping[str, Any],
+        *,
+        clock: Clock | None = None,
+        resources: Resources | None = None,
+    ) -> None:
         self.rule = parse_rule(rule)
         self.plan: RulePlan = compile_plan(self.rule)
+        self.resources = resources
+        self._enricher = (
+            Enricher.build(self.rule.enrichment, resources, rule_name=self.rule.rule_name)
+            if self.rule.enrichment
+            else None
+        )
+        self._notes: list[str] = []
         self.clock = clock if clock is not None else SystemClock()
         self.stats = RuntimeStats()
         self._max_ts = -math.inf
@@ -193,6 +208,7 @@ class RuleRuntime:
         self._tumbling = windowing.size if isinstance(windowing, Tumbling) else None
         self._batchable = (
             self._tumbling is not None
+            and self._enricher is None
             and not self._filters_type
             and not self._narrows
             and self.plan.event_filter is None
@@ -242,14 +258,14 @@ class RuleRuntime:
             self._max_ts = max(self._max_ts, ts)
             return self._due_schedules()
         if plan.mode == "event":
-            subject, answer = self._judge(event)
+            subject, answer = self._judge(event, ts)
             if subject is not None:
                 out.extend(self._per_event(event, subject, answer, ts))
             self._max_ts = max(self._max_ts, ts)
             return out
-        subject, answer = self._judge(event)
+        subject, answer = self._judge(event, ts)
         if answer is True:
-            self._into_windows(event, subject, ts)
+            self._into_windows(subject if self._enricher is not None else event, subject, ts)
         if ts > self._max_ts:
             self._max_ts = ts
             watermark = self.watermark
@@ -382,7 +398,7 @@ class RuleRuntime:
 
     # -- filtering ------------------------------------------------------------------------
 
-    def _judge(self, event: Mapping[str, Any]) -> tuple[Any, bool | None]:
+    def _judge(self, event: Mapping[str, Any], ts: float) -> tuple[Any, bool | None]:
         """(subject, answer of the event filter); subject None when the trigger spec's
         ``event_type``/``source`` rule the event out. The subject is the event, or a
         metric rule's snapshot; an unknown answer is counted as an evaluation error."""
@@ -391,6 +407,10 @@ class RuleRuntime:
             self.stats.filtered_out += 1
             return None, False
         subject = metric_subject(spec, event) if self._narrows else event
+        if self._enricher is not None:
+            subject, self._notes = self._enricher.apply(subject, ts=ts, group=self._group(subject))
+            self.stats.enrichment_errors += len(self._notes)
+            self.stats.error_samples.extend(self._notes)
         check = self.plan.event_filter
         if check is None:
             return subject, True
@@ -449,6 +469,7 @@ class RuleRuntime:
                 value = resolve(subject, spec.metric_name)
                 values = {spec.metric_name: None if value is MISSING else value}
         check = plan.event_filter
+        notes = list(self._notes)
         return self._controlled(
             group,
             matched,
@@ -458,9 +479,10 @@ class RuleRuntime:
                 group,
                 values,
                 explain=check.explain(subject) if check is not None else None,
-                payload=event,
+                payload=subject if self._enricher is not None else event,
                 identity=digest(dict(event)),
                 kind=kind,
+                notes=notes,
             ),
         )
 
@@ -742,6 +764,7 @@ class RuleRuntime:
         window: tuple[float, float] | None = None,
         identity: Any = None,
         kind: FiringKind = "firing",
+        notes: list[str] | None = None,
     ) -> list[Firing]:
         rule = self.rule
         group_dict = self._groups.get(group, {}) if group != () else {}
@@ -761,6 +784,7 @@ class RuleRuntime:
             suppressed=suppressed,
             identity=identity,
             kind=kind,
+            notes=notes,
         )
         if kind == "recovery":
             self.stats.recoveries += 1
@@ -817,16 +841,22 @@ class RuleRuntime:
             "last_fired": [[list(k), t] for k, t in self._last_fired.items()],
             "streak": [[list(k), n] for k, n in self._streak.items()],
             "active": [list(k) for k in self._active],
+            "enrichment": self._enricher.snapshot() if self._enricher is not None else None,
             "schedule_at": self._schedule_at,
             "stats": self.stats.as_dict(),
         }
 
     @classmethod
     def restore(
-        cls, rule: Rule | Mapping[str, Any], state: Mapping[str, Any], *, clock: Clock | None = None
+        cls,
+        rule: Rule | Mapping[str, Any],
+        state: Mapping[str, Any],
+        *,
+        clock: Clock | None = None,
+        resources: Resources | None = None,
     ) -> RuleRuntime:
         """A runtime for ``rule`` in the state ``snapshot()`` returned."""
-        runtime = cls(rule, clock=clock)
+        runtime = cls(rule, clock=clock, resources=resources)
         if state.get("rule_key") != runtime.plan.rule_key:
             raise ValueError(
                 f"snapshot is of rule {state.get('rule_key')!r}, not {runtime.plan.rule_key!r}"
@@ -859,6 +889,8 @@ class RuleRuntime:
         runtime._last_fired = {tuple(k): t for k, t in state["last_fired"]}
         runtime._streak = {tuple(k): n for k, n in state["streak"]}
         runtime._active = {tuple(k) for k in state["active"]}
+        if runtime._enricher is not None and state.get("enrichment") is not None:
+            runtime._enricher.restore(state["enrichment"])
         runtime._schedule_at = state["schedule_at"]
         stats = dict(state["stats"])
         late, errors = stats.pop("late_samples"), stats.pop("error_samples")
@@ -899,10 +931,14 @@ class Engine:
     """Many rules over one stream: each event goes to every rule's runtime, in order."""
 
     def __init__(
-        self, rules: Iterable[Rule | Mapping[str, Any]], *, clock: Clock | None = None
+        self,
+        rules: Iterable[Rule | Mapping[str, Any]],
+        *,
+        clock: Clock | None = None,
+        resources: Resources | None = None,
     ) -> None:
         self.clock = clock if clock is not None else SystemClock()
-        self.runtimes = [RuleRuntime(rule, clock=self.clock) for rule in rules]
+        self.runtimes = [RuleRuntime(rule, clock=self.clock, resources=resources) for rule in rules]
 
     def process(self, event: Mapping[str, Any]) -> list[Firing]:
         """Feed one event to every rule."""
@@ -935,12 +971,14 @@ def run(
     events: Iterable[Mapping[str, Any]],
     *,
     clock: Clock | None = None,
+    resources: Resources | None = None,
 ) -> list[Firing]:
     """Every firing of ``rules`` over ``events`` (in order), open windows flushed at the end.
 
-    Suppressed firings are included, marked ``suppressed=True``.
+    Suppressed firings are included, marked ``suppressed=True``. ``resources`` are the
+    lookup tables, models and Redis client that enrichment may use.
     """
-    engine = Engine(rules, clock=clock)
+    engine = Engine(rules, clock=clock, resources=resources)
     out: list[Firing] = []
     for event in events:
         out.extend(engine.process(event))

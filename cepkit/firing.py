@@ -55,6 +55,7 @@ class Firing(BaseModel):
     explain: ExplainLeaf | ExplainGroup | None = None
     payload: dict[str, Any] | None = None
     suppressed: bool = False
+    notes: list[str] = Field(default_factory=list)
 
     @classmethod
     def build(
@@ -74,6 +75,7 @@ class Firing(BaseModel):
         rule_id: str | None = None,
         suppressed: bool = False,
         identity: Any = None,
+        notes: list[str] | None = None,
     ) -> Firing:
         """A firing with its id computed from what identifies it.
 
@@ -96,4 +98,5 @@ class Firing(BaseModel):
             explain=explain,
             payload=payload,
             suppressed=suppressed,
+            notes=notes or [],
         )

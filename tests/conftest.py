@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -108,3 +109,77 @@ def store(request: pytest.FixtureRequest) -> SqlRuleStore:
     name = "sqlite_store" if request.param == "sqlite" else "pg_store"
     result: SqlRuleStore = request.getfixturevalue(name)
     return result
+
+
+# -- Redis -------------------------------------------------------------------------------
+
+
+def _redis_url() -> str:
+    return os.environ.get("CEPKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """URL of a real Redis: the one at ``CEPKIT_TEST_REDIS_URL`` (default 127.0.0.1:6379,
+    database 15), else a private ``redis-server`` started for the session; fails clearly
+    when neither is possible."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+
+    url = _redis_url()
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError:
+        pass
+    else:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            f"no Redis at {url} and no redis-server on PATH: start Redis or install "
+            "redis-server (Debian package redis-server)"
+        )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url, socket_timeout=1).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.05)
+        else:
+            pytest.fail(f"started redis-server on port {port} but it does not answer")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_server: str) -> Iterator[Any]:
+    """A client of the test Redis; every key it creates is under a unique prefix, deleted
+    afterwards (use the ``prefix`` attribute)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server)
+    client.prefix = f"cepkit-test-{uuid.uuid4().hex[:8]}:"  # type: ignore[attr-defined]
+    try:
+        yield client
+    finally:
+        keys = list(client.scan_iter(match=client.prefix + "*"))  # type: ignore[attr-defined]
+        if keys:
+            client.delete(*keys)
+        client.close()
