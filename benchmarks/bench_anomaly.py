@@ -141,12 +141,8 @@ def bare_ema(values: list[float]) -> list[float]:
 def streaming(detector: Detector) -> Callable[[list[float]], list[float | None]]:
     def run(values: list[float]) -> list[float | None]:
         det = detector.fresh()
-        score, learn = det.score_one, det.learn_one
-        out = []
-        for x in values:
-            out.append(score(x))
-            learn(x)
-        return out
+        score_learn = det.score_learn_one  # what the engine calls per value
+        return [score_learn(x) for x in values]
 
     return run
 

@@ -519,9 +519,7 @@ class RuleRuntime:
 
     def _score_and_learn(self, group: Any, x: float) -> float | None:
         """Score ``x`` against the group's baseline (None while insufficient), then learn it."""
-        detector = self._detector(group)
-        score = detector.score_one(x)
-        detector.learn_one(x)
+        score = self._detector(group).score_learn_one(x)
         if score is None:
             self.stats.baseline_insufficient += 1
         return score

@@ -123,6 +123,13 @@ class Detector(ABC):
             return None
         return self._score(float(x))
 
+    def score_learn_one(self, x: float) -> float | None:
+        """``score_one(x)`` then ``learn_one(x)`` in one call (the engine's hot path);
+        detectors may fuse the two, with the same result."""
+        score = self.score_one(x)
+        self.learn_one(x)
+        return score
+
     def check(self, x: float) -> Verdict:
         """Judge ``x`` without learning it."""
         score = self.score_one(x)

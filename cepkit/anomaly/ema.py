@@ -83,6 +83,29 @@ class EMA(Detector):
             return 0.0 if float(x) == self._last else _INF
         return abs((float(x) - self._last) - self._offset) / _sqrt(var)
 
+    def score_learn_one(self, x: float) -> float | None:
+        if x.__class__ is not float:
+            x = float(x)
+        if x - x != 0.0:
+            finite(x)
+        n = self._n
+        last = self._last
+        offset = self._offset
+        var = self._var
+        score: float | None = None
+        if n >= self.min_baseline:
+            if var < VAR_FLOOR:
+                score = 0.0 if x == last else _INF
+            else:
+                score = abs((x - last) - offset) / _sqrt(var)
+        if n:
+            d = (x - last) - offset
+            self._offset = self._neg_decay * d
+            self._var = self._decay * var + self._gain * d * d
+        self._last = x
+        self._n = n + 1
+        return score
+
     def _score(self, x: float) -> float:
         score = self.score_one(x)
         return math.nan if score is None else score

@@ -146,6 +146,48 @@ class ZScore(Detector):
             return distance / std
         return 0.0 if distance == 0 else _INF
 
+    def score_learn_one(self, x: float) -> float | None:
+        x = float(x)
+        if x - x != 0.0:
+            finite(x)
+        values = self._values
+        n = len(values)
+        score: float | None = None
+        if n >= self.min_baseline:
+            center = self._center
+            if center is None:
+                s1 = self._s1
+                center = s1 / n
+                m2 = self._s2 - s1 * center
+                if _UNIT_ROUNDOFF * (8 * self._updates + 16) * self._mass <= _ERROR_TOL * m2 and (
+                    self._updates < _MAX_UPDATES
+                ):
+                    self._std = _sqrt(m2 / (n - 1)) if m2 > 0 else 0.0
+                else:
+                    center = self._refresh(n)
+            distance = abs((x - self._ref) - center)
+            std = self._std
+            score = distance / std if std > 0 else (0.0 if distance == 0 else _INF)
+        # learn_one, inlined
+        ref = self._ref
+        d = x - ref
+        dd = d * d
+        if n == self._cap:
+            e = values.popleft() - ref
+            self._s1 += d - e
+            self._s2 += dd - e * e
+        elif n:
+            self._s1 += d
+            self._s2 += dd
+        else:
+            self._ref, self._s1, self._s2, self._mass, self._updates = x, 0.0, 0.0, 0.0, 0
+            dd = 0.0
+        values.append(x)
+        self._mass += dd
+        self._updates += 1
+        self._center = None
+        return score
+
     def _score(self, x: float) -> float:
         score = self.score_one(x)
         return math.nan if score is None else score

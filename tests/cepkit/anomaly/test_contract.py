@@ -234,3 +234,15 @@ def test_every_method_is_accepted_by_anomaly_rules(name: str) -> None:
     for v in [40.0, 42.0, 41.0, 43.0, 39.0, 40.5, 41.5, 42.5, 40.0, 41.0]:
         det.learn_one(v)
     assert det.check(41.0).status == "ok" and det.check(95.0).is_anomaly
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+@given(values=series)
+@settings(max_examples=30, deadline=None)
+def test_score_learn_one_is_score_then_learn(name: str, values: list[float]) -> None:
+    fused, plain = build(name, window=20, min_baseline=5), build(name, window=20, min_baseline=5)
+    for v in values:
+        expected = plain.score_one(v)
+        plain.learn_one(v)
+        got = fused.score_learn_one(v)
+        assert (got is None and expected is None) or got == pytest.approx(expected, rel=1e-12)
