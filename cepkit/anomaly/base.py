@@ -152,6 +152,10 @@ class Detector(ABC):
             details=details,
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and deep-copy through :meth:`snapshot` (state may live in closures)."""
+        return (_restore_snapshot, (type(self), self.snapshot()))
+
     def fresh(self) -> Self:
         """A new detector with the same parameters and an empty history."""
         return type(self)(**self.params())
@@ -249,3 +253,7 @@ def stream_scores(detector: Detector, values: Floats) -> Floats:
             out[t] = score
         detector.learn_one(x)
     return out
+
+
+def _restore_snapshot(cls: type[Detector], state: Mapping[str, Any]) -> Detector:
+    return cls.restore(state)

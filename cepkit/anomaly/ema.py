@@ -23,7 +23,7 @@ flat line for thousands of values) counts as zero spread: the mean is then the l
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,69 @@ __all__ = ["EMA"]
 #: variances below this are zero spread (far above the subnormal range, where precision ends)
 VAR_FLOOR = 2.0**-968
 _INF, _sqrt = math.inf, math.sqrt
+
+
+def _kernel(
+    alpha: float, min_baseline: int
+) -> tuple[
+    Callable[[float], float | None],
+    Callable[[float], None],
+    Callable[[float], float | None],
+    Callable[[], tuple[int, float, float, float]],
+    Callable[[int, float, float, float], None],
+]:
+    """The recurrences as closures over their state (cells are cheaper than attributes):
+    (score_learn_one, learn_one, score_one, get_state, set_state)."""
+    decay = 1.0 - alpha
+    neg_decay, gain = -decay, decay * alpha
+    n = 0
+    last = offset = var = 0.0  # last learned value, ema - last, EW variance
+
+    def score_learn_one(x: float) -> float | None:
+        nonlocal n, last, offset, var
+        if x - x != 0.0:  # NaN or infinity; a non-number raises TypeError here
+            finite(float(x))
+        score: float | None = None
+        if n >= min_baseline:
+            if var < VAR_FLOOR:
+                score = 0.0 if x == last else _INF
+            else:
+                score = abs((x - last) - offset) / _sqrt(var)
+        if n:
+            d = (x - last) - offset
+            offset = neg_decay * d
+            var = decay * var + gain * d * d
+        last = x if x.__class__ is float else float(x)
+        n += 1
+        return score
+
+    def learn_one(x: float) -> None:
+        nonlocal n, last, offset, var
+        x = float(x)
+        if x - x != 0.0:
+            finite(x)
+        if n:
+            d = (x - last) - offset
+            offset = neg_decay * d
+            var = decay * var + gain * d * d
+        last = x
+        n += 1
+
+    def score_one(x: float) -> float | None:
+        if n < min_baseline:
+            return None
+        if var < VAR_FLOOR:
+            return 0.0 if float(x) == last else _INF
+        return abs((float(x) - last) - offset) / _sqrt(var)
+
+    def get_state() -> tuple[int, float, float, float]:
+        return n, last, offset, var
+
+    def set_state(n_: int, last_: float, offset_: float, var_: float) -> None:
+        nonlocal n, last, offset, var
+        n, last, offset, var = n_, last_, offset_, var_
+
+    return score_learn_one, learn_one, score_one, get_state, set_state
 
 
 class EMA(Detector):
@@ -52,59 +115,29 @@ class EMA(Detector):
         self._decay = 1.0 - alpha
         self._neg_decay = -self._decay
         self._gain = self._decay * alpha
-        self._n = 0
-        self._last = 0.0  # the last learned value
-        self._offset = 0.0  # ema - last
-        self._var = 0.0
+        step, learn, score, self._get, self._put = _kernel(alpha, self.min_baseline)
+        # the hot paths are the closures themselves: no bound-method hop per value
+        self.__dict__.update(score_learn_one=step, learn_one=learn, score_one=score)
 
     @property
     def n(self) -> int:
-        return self._n
+        return self._get()[0]
 
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "threshold": self.threshold, "min_baseline": self.min_baseline}
 
+    # The instance attributes set in __init__ shadow these three; they are the same
+    # functions, reached through the class for type checkers and subclass contracts.
     def learn_one(self, x: float) -> None:
-        x = float(x)
-        if x - x != 0.0:  # NaN or infinity (inlined: this is the hot path)
-            finite(x)
-        if self._n:
-            d = (x - self._last) - self._offset
-            self._offset = self._neg_decay * d
-            self._var = self._decay * self._var + self._gain * d * d
-        self._last = x
-        self._n += 1
+        self.__dict__["learn_one"](x)
 
     def score_one(self, x: float) -> float | None:
-        if self._n < self.min_baseline:
-            return None
-        var = self._var
-        if var < VAR_FLOOR:
-            return 0.0 if float(x) == self._last else _INF
-        return abs((float(x) - self._last) - self._offset) / _sqrt(var)
+        result: float | None = self.__dict__["score_one"](x)
+        return result
 
     def score_learn_one(self, x: float) -> float | None:
-        if x.__class__ is not float:
-            x = float(x)
-        if x - x != 0.0:
-            finite(x)
-        n = self._n
-        last = self._last
-        offset = self._offset
-        var = self._var
-        score: float | None = None
-        if n >= self.min_baseline:
-            if var < VAR_FLOOR:
-                score = 0.0 if x == last else _INF
-            else:
-                score = abs((x - last) - offset) / _sqrt(var)
-        if n:
-            d = (x - last) - offset
-            self._offset = self._neg_decay * d
-            self._var = self._decay * var + self._gain * d * d
-        self._last = x
-        self._n = n + 1
-        return score
+        result: float | None = self.__dict__["score_learn_one"](x)
+        return result
 
     def _score(self, x: float) -> float:
         score = self.score_one(x)
@@ -138,26 +171,28 @@ class EMA(Detector):
         return out
 
     def status(self) -> DetectorStatus:
-        if self._n == 0:
+        n, last, offset, var = self._get()
+        if n == 0:
             return DetectorStatus(method=self.name, n=0, ready=False)
-        flat = self._var < VAR_FLOOR
+        flat = var < VAR_FLOOR
         return DetectorStatus(
             method=self.name,
-            n=self._n,
-            ready=self._n >= self.min_baseline,
-            ema=self._last + (0.0 if flat else self._offset),
-            std=0.0 if flat else math.sqrt(self._var),
+            n=n,
+            ready=n >= self.min_baseline,
+            ema=last + (0.0 if flat else offset),
+            std=0.0 if flat else math.sqrt(var),
         )
 
     def _get_state(self) -> dict[str, Any]:
-        return {"n": self._n, "last": self._last, "offset": self._offset, "var": self._var}
+        n, last, offset, var = self._get()
+        return {"n": n, "last": last, "offset": offset, "var": var}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         n = int(state["n"])
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        self._n = n
-        self._last, self._offset = finite(state["last"]), finite(state["offset"])
-        self._var = finite(state["var"])
-        if self._var < 0:
-            raise ValueError(f"var must be >= 0, got {self._var}")
+        last, offset = finite(state["last"]), finite(state["offset"])
+        var = finite(state["var"])
+        if var < 0:
+            raise ValueError(f"var must be >= 0, got {var}")
+        self._put(n, last, offset, var)

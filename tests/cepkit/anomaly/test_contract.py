@@ -246,3 +246,17 @@ def test_score_learn_one_is_score_then_learn(name: str, values: list[float]) -> 
         plain.learn_one(v)
         got = fused.score_learn_one(v)
         assert (got is None and expected is None) or got == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_pickle_and_deepcopy_keep_independent_state(name: str) -> None:
+    import copy
+    import pickle
+
+    det = build(name, window=20, min_baseline=5)
+    for v in [1.0, 2.0, 4.0, 3.0, 2.5, 2.0, 1.5]:
+        det.learn_one(v)
+    for clone in (pickle.loads(pickle.dumps(det)), copy.deepcopy(det)):
+        assert clone.score_one(9.0) == det.score_one(9.0)
+        clone.learn_one(100.0)
+        assert clone.n == det.n + 1  # learning in the clone leaves the original alone
