@@ -462,7 +462,7 @@ class RuleRuntime:
                 return []
             score = self._score_and_learn(group, float(number))
             matched = score is not None and self._detector(group).is_anomalous(score)
-            values = {anomaly.value_path: number, "score": score, "method": anomaly.anomaly_method}
+            values = {anomaly.value_path: number, **self._verdict(group, score, matched)}
         elif isinstance(plan.rule.trigger_spec, MetricTrigger):
             spec = plan.rule.trigger_spec
             if spec.metric_name:
@@ -523,6 +523,16 @@ class RuleRuntime:
         if score is None:
             self.stats.baseline_insufficient += 1
         return score
+
+    def _verdict(self, group: Any, score: float | None, matched: bool) -> dict[str, Any]:
+        """Lab 4's fields: is_anomaly, score, method, details (only built when it fires)."""
+        detector = self._detector(group)
+        out: dict[str, Any] = {"is_anomaly": matched, "score": score, "method": detector.name}
+        if matched:
+            out["details"] = detector.status().model_dump(exclude={"method"}) | {
+                "threshold": detector.threshold
+            }
+        return out
 
     def _detector(self, group: Any) -> Detector:
         detector = self._detectors.get(group)
@@ -716,7 +726,7 @@ class RuleRuntime:
                 return []
             score = self._score_and_learn(group, float(x))
             matched = score is not None and self._detector(group).is_anomalous(score)
-            values = {**values, "score": score, "method": plan.anomaly.anomaly_method}
+            values = {**values, **self._verdict(group, score, matched)}
         payload = dict(last_event) if last_event is not None else None
         return self._controlled(
             group,

@@ -225,7 +225,9 @@ def compile_plan(rule: Rule) -> RulePlan:
         )
     windowing = build_windowing(config) if config is not None else None
     lateness_text = getattr(config, "allowed_lateness", None) if config is not None else None
-    timestamp_field = getattr(config, "timestamp_field", "timestamp") if config else "timestamp"
+    timestamp_field: str = rule.timestamp_field or (
+        str(getattr(config, "timestamp_field", "timestamp")) if config else "timestamp"
+    )
     value_path: str | None = None
     if isinstance(spec, MetricTrigger):
         value_path = spec.value_path

@@ -197,6 +197,12 @@ class Rule(Spec):
         "evaluations (windows, or events) of a group",
     )
     recovery: Recovery | None = None
+    timestamp_field: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the event-time field (default: the window's, else 'timestamp'); "
+        "without it in an event, the clock's time is used",
+    )
     group_by: list[str] = Field(
         default_factory=list,
         validation_alias=AliasChoices("group_by", "groupBy"),

@@ -548,3 +548,19 @@ def test_recoveries_are_never_suppressed_and_state_survives_snapshots() -> None:
     second = RuleRuntime.restore(rule, json.loads(json.dumps(first.snapshot())))
     out += [f for e in events[4:] for f in second.process(e)]
     assert [f.firing_id for f in out] == [f.firing_id for f in whole]
+
+
+def test_rule_level_timestamp_field_and_anomaly_fields() -> None:
+    rule = {
+        "rule_name": "latency",
+        "trigger_type": "anomaly",
+        "timestamp_field": "at",
+        "trigger_spec": {"value_path": "ms", "window": 20, "min_baseline": 10},
+    }
+    events = [{"at": f"2026-02-08T10:{i:02d}:00Z", "ms": 100 + i % 3} for i in range(30)]
+    events.append({"at": "2026-02-08T10:30:00Z", "ms": 400})
+    [firing] = run([rule], events)
+    assert firing.event_time.isoformat() == "2026-02-08T10:30:00+00:00"
+    assert firing.values["is_anomaly"] is True and firing.values["method"] == "zscore"
+    details = firing.values["details"]
+    assert details["n"] == 20 and details["ready"] and details["threshold"] == 3.0
