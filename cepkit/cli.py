@@ -1,4 +1,4 @@
-"""The ``cepkit`` command: ``validate``, ``simulate``, ``serve``.
+"""The ``cepkit`` command: ``validate``, ``simulate``, ``replay``, ``serve``.
 
 The CLI is the presentation layer: it reads files and the environment, prints, and
 chooses exit codes (0 fine, 1 invalid input, 2 usage errors).
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from cepkit.errors import RuleError, RuleValidationError
+from cepkit.errors import CepkitError, RuleError, RuleValidationError
 from cepkit.rules import load_rule_files, parse_rule
 from cepkit.simulate import simulate
 
@@ -89,6 +89,29 @@ def _simulate(rule_path: str, payload_path: str | None, history_path: str | None
     return 0
 
 
+def _replay(rule_paths: Sequence[str], data_path: str, out: str | None) -> int:
+    from cepkit.replay import replay
+
+    try:
+        documents = [doc for path in rule_paths for _, doc in load_rule_files(path)]
+        result = replay(documents, data_path)
+    except RuleValidationError as exc:
+        name = f" ({exc.rule_name})" if exc.rule_name else ""
+        _out(f"invalid rule{name}:")
+        for problem in exc.problems:
+            _out(f"  {problem.path or '<rule>'}: {problem.message}")
+        return 1
+    except CepkitError as exc:
+        _out(str(exc))
+        return 1
+    _out(result.summary.table())
+    if out:
+        frame = result.firings.drop(columns=["group", "values", "notes"])
+        frame.to_csv(out, index=False)
+        _out(f"{len(frame)} firings written to {out}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -124,6 +147,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("rule", metavar="RULE.json")
     sim.add_argument("payload", nargs="?", metavar="PAYLOAD.json")
     sim.add_argument("--history", metavar="VALUES.json", help="anomaly baseline: a JSON list")
+    rep = sub.add_parser("replay", help="run rules over a CSV/Parquet file; print a summary")
+    rep.add_argument("rules", nargs="+", metavar="RULE.json", help="rule files or folders")
+    rep.add_argument("data", metavar="DATA.csv")
+    rep.add_argument("--out", metavar="FIRINGS.csv", help="write the firings here")
     serve = sub.add_parser("serve", help="run the API server on the embedded store")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -139,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.paths)
     if args.command == "simulate":
         return _simulate(args.rule, args.payload, args.history)
+    if args.command == "replay":
+        return _replay(args.rules, args.data, args.out)
     return _serve(args)
 
 

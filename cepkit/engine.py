@@ -480,11 +480,18 @@ class RuleRuntime:
                 values,
                 explain=check.explain(subject) if check is not None else None,
                 payload=subject if self._enricher is not None else event,
-                identity=digest(dict(event)),
+                identity=self._identity(event),
                 kind=kind,
                 notes=notes,
             ),
         )
+
+    def _identity(self, event: Mapping[str, Any]) -> str:
+        """What tells two per-event firings at the same instant apart: the event's content
+        without its timestamp field (the instant is in the id already, in whatever
+        spelling the timestamp came: ISO text, epoch seconds or milliseconds)."""
+        field_name = self.plan.timestamp_field
+        return digest({k: v for k, v in event.items() if k != field_name})
 
     def _controlled(
         self,

@@ -564,3 +564,13 @@ def test_rule_level_timestamp_field_and_anomaly_fields() -> None:
     assert firing.values["is_anomaly"] is True and firing.values["method"] == "zscore"
     details = firing.values["details"]
     assert details["n"] == 20 and details["ready"] and details["threshold"] == 3.0
+
+
+def test_per_event_ids_do_not_depend_on_how_the_time_is_spelled() -> None:
+    rule = lab("lab2_critical_error_event.json")
+    base = {"severity": "critical", "service": "api-gateway"}
+    spellings = ["2026-02-08T10:30:00Z", "2026-02-08T19:30:00+09:00", 1770546600, 1770546600000]
+    ids = {run([rule], [{**base, "timestamp": t}])[0].firing_id for t in spellings}
+    assert len(ids) == 1
+    other = run([rule], [{**base, "summary": "x", "timestamp": spellings[0]}])[0].firing_id
+    assert other not in ids
