@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cepkit.errors import CepkitError, RuleError, RuleValidationError
-from cepkit.rules import load_rule_files, parse_rule
+from cepkit.plan import check_rule
+from cepkit.rules import load_rule_files
 from cepkit.simulate import simulate
 
 __all__ = ["main"]
@@ -44,7 +45,7 @@ def _validate(paths: Sequence[str]) -> int:
             continue
         for file, document in documents:
             try:
-                rule = parse_rule(document)
+                rule = check_rule(document)
             except RuleValidationError as exc:
                 invalid += 1
                 name = f" ({exc.rule_name})" if exc.rule_name else ""

@@ -13,7 +13,9 @@ For a windowed rule the plan therefore splits the rule's conditions in two:
   every closed window (a report rule).
 
 A composite condition that mixes the two is rejected with its JSON path. Group-by
-fields count as both. Rules without a window are evaluated per event.
+fields, and a metric trigger's own metric, count as both (Lab 8's ``cpu_usage > 85 AND
+memory_percent > 70`` on a ``cpu_usage > 85 for 5m`` rule filters events, then the
+5-minute average is checked). Rules without a window are evaluated per event.
 
 >>> from cepkit.rules import parse_rule
 >>> plan = compile_plan(parse_rule({
@@ -26,6 +28,7 @@ fields count as both. Rules without a window are evaluated per event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,10 +50,11 @@ from cepkit.rules import (
     Rule,
     ScheduleTrigger,
     TumblingWindow,
+    parse_rule,
 )
 from cepkit.windows import Windowing, build_windowing
 
-__all__ = ["WINDOW_FIELDS", "AggregatePlan", "RulePlan", "compile_plan"]
+__all__ = ["WINDOW_FIELDS", "AggregatePlan", "RulePlan", "check_rule", "compile_plan"]
 
 #: names a window check may use besides the aggregate aliases and group-by fields
 WINDOW_FIELDS = ("window_start", "window_end", "event_count")
@@ -201,7 +205,12 @@ def compile_plan(rule: Rule) -> RulePlan:
         event_node, window_node = rule.composite_condition, None
     elif windowed:
         mode = "window"
-        event_part, window_part = _split_composite(rule, window_names, set(group_by))
+        # a metric trigger's own metric is both an event field and a window value (its
+        # aggregate): like the group-by fields it does not decide where a condition goes
+        neutral = set(group_by)
+        if isinstance(spec, MetricTrigger) and spec.metric_name:
+            neutral.add(spec.metric_name)
+        event_part, window_part = _split_composite(rule, window_names, neutral)
         event_node = all_of(inline, event_part)
         window_node = all_of(threshold, window_part)
     else:
@@ -247,3 +256,20 @@ def compile_plan(rule: Rule) -> RulePlan:
         pending=rule.pending,
         recovery=compile_condition(recovery) if (recovery := rule.recovery_condition()) else None,
     )
+
+
+def check_rule(document: Mapping[str, Any] | Rule) -> Rule:
+    """:func:`~cepkit.rules.parse_rule` plus what only the engine can tell (a composite
+    condition mixing event fields and window values, a windowed anomaly rule scoring no
+    window value, aggregations without a window): the rule, or RuleValidationError.
+
+    >>> check_rule({"rule_name": "x", "trigger_type": "event", "trigger_spec": {},
+    ...             "aggregation": {"type": "count"}})
+    Traceback (most recent call last):
+    ...
+    cepkit.errors.RuleValidationError: invalid rule 'x': aggregation: aggregations need a
+    window_config (or a metric trigger duration)
+    """
+    rule = parse_rule(document)
+    compile_plan(rule)
+    return rule

@@ -1,6 +1,6 @@
 """``/cep/rules``: create, read, replace, delete and simulate rule documents.
 
-Bodies are taken as raw JSON and validated with :func:`cepkit.rules.parse_rule`, so a
+Bodies are taken as raw JSON and validated with :func:`cepkit.plan.check_rule`, so a
 bad document answers 422 with one item per defect, each naming its JSON path
 (``composite_condition.conditions[0].op``). What is saved is what ``GET`` returns,
 plus ``rule_id``, ``version``, ``created_at`` and ``updated_at`` (server-owned keys; if a
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, status
 
 from cepkit.errors import Problem, RuleValidationError
+from cepkit.plan import check_rule
 from cepkit.rules import parse_rule
 from cepkit.simulate import SimulationResult, simulate
 from cepkit.store import METADATA_KEYS
@@ -56,7 +57,7 @@ RuleBody = Annotated[Any, Body(description="A rule document.")]
 
 
 def validated_document(document: Any) -> dict[str, Any]:
-    """The document to store: a JSON object that :func:`parse_rule` accepts.
+    """The document to store: a JSON object that :func:`check_rule` accepts.
 
     Server-owned keys (``rule_id``, ``version``, ``created_at``, ``updated_at``) are
     dropped first. Raises :class:`~cepkit.errors.RuleValidationError`.
@@ -66,7 +67,7 @@ def validated_document(document: Any) -> dict[str, Any]:
             [Problem(path="", message="a rule document must be a JSON object", type="dict_type")]
         )
     cleaned = {key: value for key, value in document.items() if key not in METADATA_KEYS}
-    parse_rule(cleaned)
+    check_rule(cleaned)  # the model and what the engine needs (e.g. conditions it can split)
     return cleaned
 
 

@@ -574,3 +574,19 @@ def test_per_event_ids_do_not_depend_on_how_the_time_is_spelled() -> None:
     assert len(ids) == 1
     other = run([rule], [{**base, "summary": "x", "timestamp": spellings[0]}])[0].firing_id
     assert other not in ids
+
+
+def test_lab8_composite_filters_events_and_the_threshold_checks_the_window() -> None:
+    rule = lab("lab8_production_server_monitor.json")
+    events = [
+        {"timestamp": 0, "host": "a", "cpu_usage": 95, "memory_percent": 80},
+        {"timestamp": 60, "host": "a", "cpu_usage": 99, "memory_percent": 50},  # filtered
+        {"timestamp": 120, "host": "a", "cpu_usage": 88, "memory_percent": 75},
+        {"timestamp": 400, "host": "a", "cpu_usage": 86, "memory_percent": 90},  # avg 86
+        {"timestamp": 410, "host": "a", "cpu_usage": 20, "memory_percent": 90},  # filtered
+    ]
+    firings = run([rule], events)
+    assert [(f.window_start.timestamp(), f.values) for f in firings] == [  # type: ignore[union-attr]
+        (0.0, {"cpu_usage": 91.5}),
+        (300.0, {"cpu_usage": 86.0}),
+    ]

@@ -544,3 +544,24 @@ def test_openapi_documents_the_rule_body(client: TestClient) -> None:
     for ref in refs(spec):
         assert ref.startswith("#/components/schemas/"), ref
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
+
+
+def test_rules_the_engine_cannot_run_are_rejected_with_their_path(client: Any) -> None:
+    document = {
+        "rule_name": "mixed",
+        "trigger_type": "event",
+        "trigger_spec": {},
+        "window_config": {"type": "tumbling", "size": "1m"},
+        "aggregation": {"type": "avg", "field": "cpu", "outputAlias": "avg_cpu"},
+        "composite_condition": {
+            "conditions": [
+                {"field": "avg_cpu", "op": ">", "value": 1},
+                {"field": "memory", "op": ">", "value": 1},
+            ]
+        },
+    }
+    answer = client.post("/cep/rules", json=document)
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["path"] == "composite_condition"
+    assert "mixes window values (avg_cpu) with event fields (memory)" in problem["msg"]

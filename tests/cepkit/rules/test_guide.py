@@ -10,6 +10,7 @@ import pytest
 
 from cepkit.channels import CHANNELS, canonical_channel
 from cepkit.conditions import ConditionGroup
+from cepkit.plan import check_rule
 from cepkit.rules import (
     EventTrigger,
     MetricTrigger,
@@ -38,6 +39,7 @@ def test_rule_file_parses_and_round_trips(path: Path) -> None:
     assert parse_rule(canonical) == rule
     assert parse_rule(json.loads(json.dumps(canonical))).to_document() == canonical
     assert rule.rule_name == document["rule_name"]
+    check_rule(document)  # and the engine can run it
 
 
 def test_sample_pack_is_the_five_rules_of_section_20_1() -> None:
