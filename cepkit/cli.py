@@ -1,4 +1,4 @@
-"""The ``cepkit`` command: ``validate``, ``simulate``, ``replay``, ``serve``.
+"""The ``cepkit`` command: ``validate``, ``simulate``, ``replay``, ``nab``, ``serve``.
 
 The CLI is the presentation layer: it reads files and the environment, prints, and
 chooses exit codes (0 fine, 1 invalid input, 2 usage errors).
@@ -113,6 +113,27 @@ def _replay(rule_paths: Sequence[str], data_path: str, out: str | None) -> int:
     return 0
 
 
+def _nab(nab_dir: str, detector: str, params: list[str], out: str | None) -> int:
+    from cepkit.nab import load_corpus, run_detector, score_corpus, write_results
+    from cepkit.nab.builtin import nab_detector, parse_params
+
+    try:
+        corpus = load_corpus(nab_dir)
+        fn = nab_detector(detector, **parse_params(params))
+        scores = run_detector(corpus, fn)
+    except (CepkitError, ValueError) as exc:
+        _out(str(exc))
+        return 1
+    result = score_corpus(corpus, scores)
+    if out:
+        written = write_results(out, corpus, scores)
+        _out(f"{len(written)} result files written under {out}")
+    _out(f"NAB v1.1, {len(corpus)} files, detector {detector} {' '.join(params)}".rstrip())
+    for profile, score in result.summary().items():
+        _out(f"  {profile:<20} {score:7.2f}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -152,6 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("rules", nargs="+", metavar="RULE.json", help="rule files or folders")
     rep.add_argument("data", metavar="DATA.csv")
     rep.add_argument("--out", metavar="FIRINGS.csv", help="write the firings here")
+    nab = sub.add_parser("nab", help="score a detector on the NAB corpus (three profiles)")
+    nab.add_argument("--nab-dir", required=True, help="the NAB folder (data/, labels/)")
+    nab.add_argument("--detector", default="best", help="windowed_gaussian, best, zscore, ...")
+    nab.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    nab.add_argument("--out", metavar="RESULTS_DIR", help="write <category>/<file>.csv here")
     serve = sub.add_parser("serve", help="run the API server on the embedded store")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -169,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate(args.rule, args.payload, args.history)
     if args.command == "replay":
         return _replay(args.rules, args.data, args.out)
+    if args.command == "nab":
+        return _nab(args.nab_dir, args.detector, args.param, args.out)
     return _serve(args)
 
 
