@@ -1,4 +1,4 @@
-"""The ``cepkit`` command: ``validate``, ``simulate``, ``replay``, ``nab``, ``serve``.
+"""The ``cepkit`` command: ``validate``, ``simulate``, ``replay``, ``report``, ``nab``, ``serve``.
 
 The CLI is the presentation layer: it reads files and the environment, prints, and
 chooses exit codes (0 fine, 1 invalid input, 2 usage errors).
@@ -134,6 +134,45 @@ def _nab(nab_dir: str, detector: str, params: list[str], out: str | None) -> int
     return 0
 
 
+REPORT_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_replay_report.ipynb"
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Execute the replay-report notebook with papermill and export HTML without code."""
+    import tempfile
+
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    notebook = Path(args.notebook) if args.notebook else REPORT_NOTEBOOK
+    if not notebook.exists():
+        _out(f"report notebook {notebook} not found (use --notebook)")
+        return 1
+    parameters = {
+        "rule_path": str(Path(args.rule).resolve()),
+        "data_path": str(Path(args.data).resolve()),
+        "labels_path": str(Path(args.labels).resolve()) if args.labels else "",
+        "start": args.start,
+        "end": args.end,
+    }
+    with tempfile.TemporaryDirectory() as work:
+        executed = Path(work) / "report.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, cwd=work, progress_bar=False
+            )
+        except papermill.PapermillExecutionError as exc:
+            _out(f"the report failed: {exc.ename}: {exc.evalue}")
+            return 1
+        exporter = HTMLExporter(exclude_input=True)  # type: ignore[no-untyped-call]
+        node = nbformat.read(executed, as_version=4)  # type: ignore[no-untyped-call]
+        body, _ = exporter.from_notebook_node(node)
+    Path(args.out).write_text(body, encoding="utf-8")
+    _out(f"report written to {args.out}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -178,6 +217,14 @@ def _parser() -> argparse.ArgumentParser:
     nab.add_argument("--detector", default="best", help="windowed_gaussian, best, zscore, ...")
     nab.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     nab.add_argument("--out", metavar="RESULTS_DIR", help="write <category>/<file>.csv here")
+    rpt = sub.add_parser("report", help="replay report (papermill notebook) as HTML")
+    rpt.add_argument("--rule", required=True, metavar="RULE.json")
+    rpt.add_argument("--data", required=True, metavar="DATA.csv")
+    rpt.add_argument("--labels", metavar="INCIDENTS.csv")
+    rpt.add_argument("--start", help="ISO-8601: replay rows from here")
+    rpt.add_argument("--end", help="ISO-8601: replay rows before this")
+    rpt.add_argument("--out", default="report.html")
+    rpt.add_argument("--notebook", help="another report notebook with the same parameters")
     serve = sub.add_parser("serve", help="run the API server on the embedded store")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -197,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _replay(args.rules, args.data, args.out)
     if args.command == "nab":
         return _nab(args.nab_dir, args.detector, args.param, args.out)
+    if args.command == "report":
+        return _report(args)
     return _serve(args)
 
 

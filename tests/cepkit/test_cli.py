@@ -55,3 +55,27 @@ def test_simulate_bad_payload_file(tmp_path: Path) -> None:
     run = cepkit("simulate", "data/rules/guide/lab2_critical_error_event.json", str(payload))
     assert run.returncode == 1
     assert "invalid JSON" in run.stdout
+
+
+def test_report_runs_the_notebook_and_writes_html_without_code(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    run = cepkit(
+        "report",
+        "--rule",
+        "data/rules/pack/01_critical_cpu.json",
+        "--data",
+        "data/samples/server_metrics.csv",
+        "--labels",
+        "data/samples/incidents.csv",
+        "--start",
+        "2026-02-08T02:00:00Z",
+        "--end",
+        "2026-02-08T06:00:00Z",
+        "--out",
+        str(out),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "720 rows replayed" in html  # 4 hours x 60 minutes x 3 hosts
+    assert "import json" not in html  # code cells are left out
+    assert "incidents detected" in html and "plotly" in html
