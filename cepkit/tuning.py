@@ -181,6 +181,7 @@ def sweep(
     timestamp: str = "timestamp",
     group: str | None = None,
     labels: Incidents | None = None,
+    nab_profile: str | None = None,
 ) -> pd.DataFrame:
     """One row per (setting of ``grid``, threshold); see the module docstring.
 
@@ -188,7 +189,10 @@ def sweep(
     ``threshold``; ``grid`` maps detector parameters to the values to try (the cartesian
     product is swept). Columns: ``method``, the grid's parameters, ``threshold``,
     ``alerts``, ``alerts_per_day``, and with labels ``precision``, ``recall``, ``f1``,
-    ``mean_delay_s``.
+    ``mean_delay_s``; with labels and ``nab_profile`` (``standard``,
+    ``reward_low_FP_rate``, ``reward_low_FN_rate``) also ``nab_<profile>``: the NAB v1.1
+    score of the alerts, each group a file and each incident a window (NAB's rules: the
+    first 15% of each group's rows are not scored; one scoring per threshold, so opt-in).
     """
     if method != "threshold" and method not in DETECTORS:
         raise ValueError(
@@ -221,9 +225,13 @@ def sweep(
         detected = np.zeros(len(cuts))
         delay_sum = np.zeros(len(cuts))
         n_incidents = 0
+        scored: list[tuple[Any, np.ndarray, np.ndarray, list[Incident]]] = []
         for key, times, values in series:
             incidents = labels.for_group(key) if labels is not None else []
-            prepared = _prepare(_scores(method, params, values), times, incidents, cuts)
+            group_scores = _scores(method, params, values)
+            prepared = _prepare(group_scores, times, incidents, cuts)
+            if nab_profile is not None:
+                scored.append((key, times, group_scores, incidents))
             alerts += prepared.alerts
             inside += prepared.inside
             n_incidents += len(incidents)
@@ -239,6 +247,11 @@ def sweep(
                     first = np.searchsorted(running, cuts, side="right")
                     first = np.minimum(first, len(running) - 1)
                     delay_sum += np.where(hit, when[first] - start, 0.0)
+        nab_scores = (
+            _nab_scores(scored, cuts, nab_profile)
+            if nab_profile is not None and labels is not None
+            else None
+        )
         for i, cut in enumerate(cuts):
             row: dict[str, Any] = {"method": method, **params, "threshold": float(cut)}
             row["alerts"] = int(alerts[i])
@@ -253,8 +266,43 @@ def sweep(
                 row["mean_delay_s"] = (
                     float(delay_sum[i] / detected[i]) if detected[i] else float("nan")
                 )
+            if nab_scores is not None:
+                row[f"nab_{nab_profile}"] = nab_scores[i]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _nab_scores(
+    scored: Sequence[tuple[Any, np.ndarray, np.ndarray, list[Incident]]],
+    cuts: np.ndarray,
+    profile: str,
+) -> list[float]:
+    """The NAB score of "alert where score > cut" for each cut; groups are files."""
+    from cepkit.nab import Corpus, DataFile, Window, score_corpus
+
+    files = []
+    for key, times, _, incidents in scored:
+        windows: list[Window] = []
+        for incident in sorted(incidents, key=lambda i: i.start):
+            lo, hi = np.searchsorted(times, [incident.start, incident.end], side="left")
+            if hi <= lo:
+                continue
+            if windows and lo <= windows[-1].end:  # overlapping incidents become one window
+                windows[-1] = Window(windows[-1].start, max(windows[-1].end, int(hi) - 1))
+            else:
+                windows.append(Window(int(lo), int(hi) - 1))
+        stamps = (times * 1e6).astype("int64").astype("datetime64[us]")
+        files.append(DataFile(f"group/{key}", stamps, np.zeros(len(times)), tuple(windows)))
+    corpus = Corpus(tuple(files))
+    out = []
+    for cut in cuts:
+        detections = {
+            f"group/{key}": (np.nan_to_num(s, nan=-np.inf) > cut).astype(float)
+            for key, _, s, _ in scored
+        }
+        result = score_corpus(corpus, detections, profiles=profile, threshold=1.0)
+        out.append(float(result[profile].score))
+    return out
 
 
 def alert_budget(result: pd.DataFrame, max_alerts_per_day: float) -> pd.Series:

@@ -144,3 +144,22 @@ def test_cut_counting_matches_binary_search(
     assert (_cuts_below(values, cuts) == expected).all()
     uneven = np.sort(cuts + np.linspace(0, 0.001, k) ** 2)
     assert (_cuts_below(values, uneven) == np.searchsorted(uneven, values, side="left")).all()
+
+
+def test_nab_score_column() -> None:
+    frame = pd.read_csv(ROOT / "data" / "samples" / "server_metrics.csv")
+    incidents = Incidents.from_csv(ROOT / "data" / "samples" / "incidents.csv")
+    spikes = Incidents(i for i in incidents if (i.end - i.start) <= 600)
+    result = sweep(
+        frame,
+        "zscore",
+        {"window": [60]},
+        thresholds=[1e9, 4.0, 8.0],
+        value="latency_ms",
+        group="host",
+        labels=spikes,
+        nab_profile="standard",
+    )
+    scores = result.set_index("threshold")["nab_standard"]
+    assert scores[1e9] == 0.0  # no alert at all: the null detector
+    assert 0 < scores[8.0] <= 100 and scores[8.0] > scores[4.0]  # fewer false alarms
