@@ -25,6 +25,7 @@ The ``threshold`` method scores a column by its own value (a metric rule's
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +38,7 @@ import pandas as pd
 
 from cepkit.anomaly import DETECTORS, create
 from cepkit.errors import CepkitError
+from cepkit.rules import AnomalyTrigger, MetricTrigger, Rule, parse_rule
 
 __all__ = ["Incident", "Incidents", "alert_budget", "recommend", "sweep"]
 
@@ -171,13 +173,33 @@ def _above(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return np.cumsum(per_count[::-1])[::-1][1:]
 
 
+def _from_rule(rule: Rule | Mapping[str, Any]) -> tuple[str, str, dict[str, list[Any]]]:
+    """(method, value column, grid pinned to the rule's parameters) of a rule."""
+    model = parse_rule(rule)
+    spec = model.trigger_spec
+    if isinstance(spec, AnomalyTrigger):
+        accepted = inspect.signature(DETECTORS[spec.anomaly_method]).parameters
+        pinned = {
+            k: [v]
+            for k, v in spec.model_dump().items()
+            if k in accepted and k not in ("threshold",)
+        }
+        return spec.anomaly_method, spec.value_path, pinned
+    if isinstance(spec, MetricTrigger) and spec.metric_name:
+        return "threshold", spec.metric_name, {}
+    raise ValueError(
+        f"rule {model.rule_name!r}: only anomaly rules and metric rules with a metric_name "
+        "can be swept"
+    )
+
+
 def sweep(
     data: pd.DataFrame,
-    method: str,
+    method: str | Rule | Mapping[str, Any],
     grid: Mapping[str, Sequence[Any]] | None = None,
     *,
     thresholds: Iterable[float],
-    value: str,
+    value: str | None = None,
     timestamp: str = "timestamp",
     group: str | None = None,
     labels: Incidents | None = None,
@@ -185,15 +207,23 @@ def sweep(
 ) -> pd.DataFrame:
     """One row per (setting of ``grid``, threshold); see the module docstring.
 
-    ``method`` is a detector name (``zscore``, ``iqr``, ``ema``, ``mad``...) or
-    ``threshold``; ``grid`` maps detector parameters to the values to try (the cartesian
-    product is swept). Columns: ``method``, the grid's parameters, ``threshold``,
+    ``method`` is a detector name (``zscore``, ``iqr``, ``ema``, ``mad``...),
+    ``threshold``, or a rule: an anomaly rule sweeps its detector on its ``value_path``
+    (its other parameters pinned unless ``grid`` varies them), a metric rule its
+    threshold on its metric. ``grid`` maps detector parameters to the values to try (the
+    cartesian product is swept). Columns: ``method``, the grid's parameters, ``threshold``,
     ``alerts``, ``alerts_per_day``, and with labels ``precision``, ``recall``, ``f1``,
     ``mean_delay_s``; with labels and ``nab_profile`` (``standard``,
     ``reward_low_FP_rate``, ``reward_low_FN_rate``) also ``nab_<profile>``: the NAB v1.1
     score of the alerts, each group a file and each incident a window (NAB's rules: the
     first 15% of each group's rows are not scored; one scoring per threshold, so opt-in).
     """
+    if not isinstance(method, str):
+        method, rule_value, pinned = _from_rule(method)
+        value = value or rule_value
+        grid = {**pinned, **(grid or {})}
+    if value is None:
+        raise ValueError("value (the column to score) is required unless a rule names it")
     if method != "threshold" and method not in DETECTORS:
         raise ValueError(
             f"unknown method {method!r}; expected threshold or one of: {', '.join(DETECTORS)}"

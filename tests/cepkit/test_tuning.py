@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -163,3 +164,25 @@ def test_nab_score_column() -> None:
     scores = result.set_index("threshold")["nab_standard"]
     assert scores[1e9] == 0.0  # no alert at all: the null detector
     assert 0 < scores[8.0] <= 100 and scores[8.0] > scores[4.0]  # fewer false alarms
+
+
+def test_a_rule_can_be_swept() -> None:
+    frame = pd.read_csv(ROOT / "data" / "samples" / "server_metrics.csv")
+    incidents = Incidents.from_csv(ROOT / "data" / "samples" / "incidents.csv")
+    rule = json.loads((ROOT / "data" / "rules" / "pack" / "04_latency_anomaly.json").read_text())
+    by_rule = sweep(frame, rule, thresholds=[3, 6], group="host", labels=incidents)
+    by_name = sweep(
+        frame,
+        "zscore",
+        {"window": [100], "min_baseline": [30]},
+        thresholds=[3, 6],
+        value="latency_ms",
+        group="host",
+        labels=incidents,
+    )
+    assert by_rule["alerts"].tolist() == by_name["alerts"].tolist()
+    metric = json.loads((ROOT / "data" / "rules" / "pack" / "01_critical_cpu.json").read_text())
+    assert sweep(frame, metric, thresholds=[90], group="host")["alerts"].iloc[0] > 0
+    schedule = json.loads((ROOT / "data" / "rules" / "pack" / "03_health_check.json").read_text())
+    with pytest.raises(ValueError, match="only anomaly rules and metric rules"):
+        sweep(frame, schedule, thresholds=[1])
