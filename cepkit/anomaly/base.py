@@ -71,7 +71,7 @@ class Detector(ABC):
 
     A subclass sets ``name`` and ``reports`` (the :class:`DetectorStatus` fields its
     ``status()`` fills once two values are learned) and implements ``n``, ``learn_one``,
-    ``_score``, ``status``, ``params``, ``_get_state`` and ``_set_state``; it overrides
+    ``score_one``, ``status``, ``params``, ``_get_state`` and ``_set_state``; it overrides
     ``score_series`` with a vectorised version where it can.
     """
 
@@ -94,10 +94,6 @@ class Detector(ABC):
         """Add ``x`` to the history."""
 
     @abstractmethod
-    def _score(self, x: float) -> float:
-        """Score ``x`` against the history (called only once the baseline is ready)."""
-
-    @abstractmethod
     def status(self) -> DetectorStatus:
         """The current baseline."""
 
@@ -117,11 +113,10 @@ class Detector(ABC):
         """Whether ``score`` is an anomaly (default: above the threshold)."""
         return score > self.threshold
 
+    @abstractmethod
     def score_one(self, x: float) -> float | None:
-        """The score of ``x`` against the history, or None while the baseline is insufficient."""
-        if self.n < self.min_baseline:
-            return None
-        return self._score(float(x))
+        """The score of ``x`` against the history, or None while the baseline is insufficient
+        (fewer than ``min_baseline`` values learned); never learns ``x``."""
 
     def score_learn_one(self, x: float) -> float | None:
         """``score_one(x)`` then ``learn_one(x)`` in one call (the engine's hot path);

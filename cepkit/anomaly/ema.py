@@ -139,10 +139,6 @@ class EMA(Detector):
         result: float | None = self.__dict__["score_learn_one"](x)
         return result
 
-    def _score(self, x: float) -> float:
-        score = self.score_one(x)
-        return math.nan if score is None else score
-
     def score_series(self, values: ArrayLike) -> Floats:
         x = as_series(values)
         n = len(x)

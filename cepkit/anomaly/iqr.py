@@ -73,10 +73,6 @@ class IQR(SortedWindowDetector):
             return beyond / iqr
         return 0.0 if beyond == 0 else _INF
 
-    def _score(self, x: float) -> float:
-        score = self.score_one(x)
-        return math.nan if score is None else score
-
     def score_series(self, values: ArrayLike) -> Floats:
         x = as_series(values)
         w = self.window

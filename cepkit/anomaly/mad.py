@@ -115,10 +115,6 @@ class MAD(SortedWindowDetector):
             return distance / scale
         return 0.0 if distance == 0 else math.inf
 
-    def _score(self, x: float) -> float:
-        score = self.score_one(x)
-        return math.nan if score is None else score
-
     def score_series(self, values: ArrayLike) -> Floats:
         x = as_series(values)
         w = self.window

@@ -188,10 +188,6 @@ class ZScore(Detector):
         self._center = None
         return score
 
-    def _score(self, x: float) -> float:
-        score = self.score_one(x)
-        return math.nan if score is None else score
-
     def score_series(self, values: ArrayLike) -> Floats:
         return zscore_series(as_series(values), self.window, self.min_baseline)
 
