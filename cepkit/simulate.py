@@ -9,6 +9,9 @@ What a payload is depends on the trigger type:
 - **metric**: one metric snapshot. With ``value_path``, a payload that contains that
   path (a raw endpoint response) is narrowed to it; otherwise the payload is the
   snapshot. The threshold applies to the snapshot's ``metric_name`` value.
+- **windowed rules** (a window, or a metric ``duration``) run through the engine itself
+  as one window holding the payload: the event filter, the window's aggregates
+  (``window_values``) and the window check, exactly as live.
 - **schedule**: nothing is needed; an empty payload matches.
 - **anomaly**: the value at ``value_path`` judged by the rule's detector against the
   baseline given as ``history`` (earlier values, oldest first); without enough history
@@ -41,9 +44,10 @@ from cepkit.conditions import (
     compile_condition,
     leaves,
 )
-from cepkit.engine import event_passes_trigger, metric_subject
+from cepkit.engine import RuleRuntime, event_passes_trigger, metric_subject
 from cepkit.operators import as_number
 from cepkit.paths import MISSING, resolve
+from cepkit.plan import RulePlan, compile_plan
 from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger, Rule, parse_rule
 
 __all__ = ["SimulationResult", "simulate"]
@@ -64,6 +68,7 @@ class SimulationResult(BaseModel):
     trigger_type: str
     filter_matched: bool = True
     anomaly: Verdict | None = None
+    window_values: dict[str, Any] | None = None
     notes: list[str] = Field(default_factory=list)
     dry_run: bool = True
 
@@ -89,6 +94,9 @@ def simulate(
         payload = {}
     if not isinstance(payload, Mapping):
         raise TypeError(f"payload must be a JSON object, got {type(payload).__name__}")
+    plan = compile_plan(model)
+    if plan.mode == "window":
+        return _simulate_window(model, plan, payload)
     spec = model.trigger_spec
     notes: list[str] = []
     subject: Any = payload
@@ -167,5 +175,50 @@ def simulate(
         trigger_type=model.trigger_type,
         filter_matched=filter_ok,
         anomaly=verdict,
+        notes=notes,
+    )
+
+
+def _simulate_window(model: Rule, plan: RulePlan, payload: Mapping[str, Any]) -> SimulationResult:
+    """A windowed rule on one payload: the engine itself, with one window holding it."""
+    spec = model.trigger_spec
+    notes = ["windowed rule: evaluated by the engine as one window holding this payload"]
+    reason = event_passes_trigger(spec, payload)
+    subject = metric_subject(spec, payload)
+    check = plan.event_filter
+    screened = check.evaluate(subject, explain=True) if check is not None and not reason else None
+    runtime = RuleRuntime(model)
+    fired = [f for f in runtime.process(payload) + runtime.flush() if f.kind == "firing"]
+    errors = list(screened.errors) if screened is not None else []
+    if not errors:
+        for sample in runtime.stats.error_samples:
+            path, _, message = sample.partition(": ")
+            errors.append(EvalProblem(path=path, message=message))
+    if reason:
+        notes.append(f"filtered out by the trigger spec: {reason}")
+    if plan.anomaly is not None and not fired:
+        notes.append("baseline_insufficient: a windowed anomaly rule needs earlier windows")
+    explain = fired[0].explain if fired and fired[0].explain is not None else None
+    if explain is None and screened is not None:
+        explain = screened.explain
+    values = fired[0].values if fired else None
+    extracted: Any = None
+    if isinstance(spec, MetricTrigger) and spec.metric_name:
+        raw = resolve(subject, spec.metric_name)
+        extracted = values.get(spec.metric_name) if values else (None if raw is MISSING else raw)
+    elif subject is not payload:
+        extracted = subject
+    matched = bool(fired)
+    return SimulationResult(
+        matched=matched,
+        condition_evaluated=matched,
+        triggered_actions=model.action_types if matched else [],
+        extracted_value=extracted,
+        errors=errors,
+        explain=explain,
+        rule_name=model.rule_name,
+        trigger_type=model.trigger_type,
+        filter_matched=not reason,
+        window_values=values,
         notes=notes,
     )

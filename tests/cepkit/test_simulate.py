@@ -170,3 +170,22 @@ def test_history_must_be_finite_numbers() -> None:
         simulate(lab("lab4_cpu_anomaly.json"), {"cpu_percent": 1}, history=[1.0, float("nan")])
     result = simulate(lab("lab4_cpu_anomaly.json"), {"cpu_percent": 1}, history=["1", 2])
     assert result.anomaly is not None and result.anomaly.status == "baseline_insufficient"
+
+
+def test_windowed_rules_are_simulated_by_the_engine_as_one_window() -> None:
+    burst = {
+        "rule_name": "error_burst",
+        "trigger_type": "event",
+        "trigger_spec": {"event_type": "error"},
+        "window_config": {"type": "tumbling", "size": "1m"},
+        "aggregation": {"type": "count", "outputAlias": "errors"},
+        "composite_condition": {"conditions": [{"field": "errors", "op": ">=", "value": 1}]},
+    }
+    result = simulate(burst, {"event_type": "error", "service": "api"})
+    assert result.matched and result.window_values == {"errors": 1} and result.errors == []
+    burst["composite_condition"]["conditions"][0]["value"] = 5
+    result = simulate(burst, {"event_type": "error", "service": "api"})
+    assert not result.matched and result.errors == []  # 1 < 5: no match, not an error
+    assert "one window" in result.notes[0]
+    lab1 = simulate(lab("lab1_cpu_high_alert.json"), {"cpu_usage": 92, "host": "gt-01"})
+    assert lab1.window_values == {"cpu_usage": 92.0}
