@@ -45,6 +45,8 @@ import numpy as np
 from cepkit.aggregations import Aggregator, create_aggregator
 from cepkit.anomaly import DETECTORS, Detector, create_from_spec
 from cepkit.clock import Clock, SystemClock
+from cepkit.conditions import EvalProblem
+from cepkit.durations import parse_duration
 from cepkit.enrichment import Enricher, Resources
 from cepkit.firing import Firing, digest
 from cepkit.operators import as_number
@@ -194,6 +196,9 @@ class RuleRuntime:
         self._last_fired: dict[Any, float] = {}
         self._schedule_at: float | None = None
         self._groups: dict[Any, dict[str, Any]] = {}
+        self._suppress_for = (
+            parse_duration(self.rule.suppression.interval) if self.rule.suppression else 0.0
+        )
         self._streak: dict[Any, int] = {}
         self._active: set[Any] = set()
         spec = self.rule.trigger_spec
@@ -458,7 +463,8 @@ class RuleRuntime:
             raw = resolve(subject, anomaly.value_path)
             number = as_number(raw) if raw is not MISSING else None
             if number is None or not math.isfinite(number):
-                self._evaluation_error([_Problem(anomaly.value_path, f"not a number: {raw!r}")])
+                problem = EvalProblem(path=anomaly.value_path, message=f"not a number: {raw!r}")
+                self._evaluation_error([problem])
                 return []
             score = self._score_and_learn(group, float(number))
             matched = score is not None and self._detector(group).is_anomalous(score)
@@ -826,7 +832,7 @@ class RuleRuntime:
         key = tuple(
             _hashable(group[k] if k in group else resolve(payload or {}, k)) for k in policy.key
         )
-        interval = _seconds(policy.interval)
+        interval = self._suppress_for
         last = self._last_fired.get(key)
         if last is not None and ts - last < interval:
             return True
@@ -913,18 +919,6 @@ class RuleRuntime:
         runtime.stats.late_samples.extend(late)
         runtime.stats.error_samples.extend(errors)
         return runtime
-
-
-@dataclass(frozen=True)
-class _Problem:
-    path: str
-    message: str
-
-
-def _seconds(text: str) -> float:
-    from cepkit.durations import parse_duration
-
-    return parse_duration(text)
 
 
 def _finite(value: float) -> float | None:

@@ -29,7 +29,7 @@ memory_percent > 70`` on a ``cpu_usage > 85 for 5m`` rule filters events, then t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from cepkit.aggregations import needs_field
@@ -90,10 +90,8 @@ class RulePlan:
     event_filter: CompiledCondition | None
     window_check: CompiledCondition | None
     anomaly: AnomalyTrigger | None
-    value_path: str | None
     pending: int | None = None
     recovery: CompiledCondition | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def controlled(self) -> bool:
@@ -237,9 +235,6 @@ def compile_plan(rule: Rule) -> RulePlan:
     timestamp_field: str = rule.timestamp_field or (
         str(getattr(config, "timestamp_field", "timestamp")) if config else "timestamp"
     )
-    value_path: str | None = None
-    if isinstance(spec, MetricTrigger):
-        value_path = spec.value_path
     return RulePlan(
         rule=rule,
         rule_key=rule.rule_id or rule.rule_name,
@@ -252,7 +247,6 @@ def compile_plan(rule: Rule) -> RulePlan:
         event_filter=compile_condition(event_node) if event_node is not None else None,
         window_check=compile_condition(window_node) if window_node is not None else None,
         anomaly=anomaly,
-        value_path=value_path,
         pending=rule.pending,
         recovery=compile_condition(recovery) if (recovery := rule.recovery_condition()) else None,
     )

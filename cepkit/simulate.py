@@ -41,7 +41,6 @@ from cepkit.conditions import (
     EvalProblem,
     ExplainGroup,
     ExplainLeaf,
-    compile_condition,
     leaves,
 )
 from cepkit.engine import RuleRuntime, event_passes_trigger, metric_subject
@@ -151,31 +150,39 @@ def simulate(
                         "values; an anomaly rule never fires before its baseline is ready"
                     )
 
-    condition = model.condition()
+    check = plan.event_filter  # the engine's compiled condition for this rule
     explain: ExplainLeaf | ExplainGroup | None = None
     errors = list(gate_errors)
     holds = True
-    if condition is not None:
-        outcome = compile_condition(condition).evaluate(subject, explain=True)
+    if check is not None:
+        outcome = check.evaluate(subject, explain=True)
         explain = outcome.explain
         errors.extend(outcome.errors)
         holds = outcome.matched
         if isinstance(spec, EventTrigger):
-            first = resolve(subject, leaves(condition)[0].field)
+            first = resolve(subject, leaves(check.node)[0].field)
             extracted = None if first is MISSING else first
-    matched = gate_ok and holds and not gate_errors
+    return _result(
+        model,
+        gate_ok and holds and not gate_errors,
+        extracted_value=extracted,
+        errors=errors,
+        explain=explain,
+        filter_matched=filter_ok,
+        anomaly=verdict,
+        notes=notes,
+    )
+
+
+def _result(model: Rule, matched: bool, **fields: Any) -> SimulationResult:
+    """The result; what would run follows from ``matched``."""
     return SimulationResult(
         matched=matched,
         condition_evaluated=matched,
         triggered_actions=model.action_types if matched else [],
-        extracted_value=extracted,
-        errors=errors,
-        explain=explain,
         rule_name=model.rule_name,
         trigger_type=model.trigger_type,
-        filter_matched=filter_ok,
-        anomaly=verdict,
-        notes=notes,
+        **fields,
     )
 
 
@@ -208,16 +215,12 @@ def _simulate_window(model: Rule, plan: RulePlan, payload: Mapping[str, Any]) ->
         extracted = values.get(spec.metric_name) if values else (None if raw is MISSING else raw)
     elif subject is not payload:
         extracted = subject
-    matched = bool(fired)
-    return SimulationResult(
-        matched=matched,
-        condition_evaluated=matched,
-        triggered_actions=model.action_types if matched else [],
+    return _result(
+        model,
+        bool(fired),
         extracted_value=extracted,
         errors=errors,
         explain=explain,
-        rule_name=model.rule_name,
-        trigger_type=model.trigger_type,
         filter_matched=not reason,
         window_values=values,
         notes=notes,

@@ -14,8 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from cepkit.anomaly.base import Detector, Floats, check_window, finite
+from cepkit.anomaly.base import (
+    Detector,
+    Floats,
+    as_series,
+    check_window,
+    finite,
+    stream_scores,
+)
 
 __all__ = ["SortedWindowDetector", "quantile", "rolling_order_stats"]
 
@@ -64,6 +72,23 @@ class SortedWindowDetector(Detector):
             del ordered[bisect_left(ordered, self._values.popleft())]
         self._values.append(x)
         insort(ordered, x)
+
+    def score_series(self, values: ArrayLike) -> Floats:
+        """The streaming loop over the first window, then :meth:`_full_window_scores`."""
+        x = as_series(values)
+        w = self.window
+        if w is None or w >= len(x):  # no full window: the streaming loop
+            return stream_scores(self.fresh(), x)
+        out = np.empty(len(x))
+        out[:w] = stream_scores(self.fresh(), x[:w])
+        out[w:] = self._full_window_scores(x, w)
+        if self.min_baseline > w:
+            out[:] = np.nan
+        return out
+
+    def _full_window_scores(self, x: Floats, w: int) -> Floats:
+        """Scores of ``x[w:]``, each against the ``w`` values before it (vectorised)."""
+        raise NotImplementedError
 
     def _get_state(self) -> dict[str, Any]:
         return {"values": list(self._values)}

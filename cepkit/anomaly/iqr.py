@@ -22,10 +22,9 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from cepkit.anomaly._window import SortedWindowDetector, quantile, rolling_order_stats
-from cepkit.anomaly.base import DetectorStatus, Floats, as_series, ratio_array, stream_scores
+from cepkit.anomaly.base import DetectorStatus, Floats, ratio_array
 
 __all__ = ["IQR", "quantile"]
 
@@ -73,13 +72,7 @@ class IQR(SortedWindowDetector):
             return beyond / iqr
         return 0.0 if beyond == 0 else _INF
 
-    def score_series(self, values: ArrayLike) -> Floats:
-        x = as_series(values)
-        w = self.window
-        if w is None or w >= len(x):  # no full window: the streaming loop
-            return stream_scores(self.fresh(), x)
-        out = np.empty(len(x))
-        out[:w] = stream_scores(self.fresh(), x[:w])
+    def _full_window_scores(self, x: Floats, w: int) -> Floats:
         pos1, pos3 = (w - 1) * 0.25, (w - 1) * 0.75
         lo1, lo3 = int(pos1), int(pos3)
         hi1, hi3 = min(lo1 + 1, w - 1), min(lo3 + 1, w - 1)
@@ -98,10 +91,7 @@ class IQR(SortedWindowDetector):
         below = np.subtract(np.subtract(q1, spread, out=q1), rest, out=q1)
         above = np.subtract(rest, np.add(q3, spread, out=q3), out=q3)
         beyond = np.maximum(np.maximum(below, above, out=below), 0.0, out=below)
-        out[w:] = ratio_array(beyond, iqr)
-        if self.min_baseline > w:
-            out[:] = np.nan
-        return out
+        return ratio_array(beyond, iqr)
 
     def status(self) -> DetectorStatus:
         n = self.n

@@ -30,10 +30,9 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import ArrayLike
 
 from cepkit.anomaly._window import SortedWindowDetector
-from cepkit.anomaly.base import DetectorStatus, Floats, as_series, ratio_array, stream_scores
+from cepkit.anomaly.base import DetectorStatus, Floats, ratio_array
 
 __all__ = ["MAD"]
 
@@ -115,13 +114,8 @@ class MAD(SortedWindowDetector):
             return distance / scale
         return 0.0 if distance == 0 else math.inf
 
-    def score_series(self, values: ArrayLike) -> Floats:
-        x = as_series(values)
-        w = self.window
-        if w is None or w >= len(x):  # no full window: the streaming loop
-            return stream_scores(self.fresh(), x)
-        out = np.empty(len(x))
-        out[:w] = stream_scores(self.fresh(), x[:w])
+    def _full_window_scores(self, x: Floats, w: int) -> Floats:
+        out = np.empty(len(x) - w)
         windows = sliding_window_view(x[:-1], w)  # row t - w: the w values before x[t]
         half, k = w // 2, (w - 1) // 2
         batch = max(1, _GATHER // w)
@@ -132,9 +126,7 @@ class MAD(SortedWindowDetector):
             dev.sort(axis=1)
             mad = dev[:, k] if w % 2 else (dev[:, k] + dev[:, k + 1]) / 2
             rest = x[w + start : w + start + len(ordered)]
-            out[w + start : w + start + len(ordered)] = ratio_array(np.abs(rest - med), SCALE * mad)
-        if self.min_baseline > w:
-            out[:] = np.nan
+            out[start : start + len(ordered)] = ratio_array(np.abs(rest - med), SCALE * mad)
         return out
 
     def status(self) -> DetectorStatus:
