@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cepkit.aggregations import Aggregator, create_aggregator
-from cepkit.anomaly import DETECTORS, Detector, create_from_spec
+from cepkit.anomaly import DETECTORS, Detector, DetectorStatus, create_from_spec
 from cepkit.clock import Clock, SystemClock
 from cepkit.conditions import EvalProblem
 from cepkit.durations import parse_duration
@@ -223,12 +223,24 @@ class RuleRuntime:
             and not any(raw for _, raw, _ in self._extractors)
         )
 
+    def anomaly_status(self) -> list[tuple[dict[str, Any], DetectorStatus]]:
+        """Each group's baseline (anomaly rules; empty otherwise), groups as dicts."""
+        return [
+            (dict(self._groups.get(key, {})) if key != () else {}, detector.status())
+            for key, detector in self._detectors.items()
+        ]
+
     # -- time ---------------------------------------------------------------------------
 
     @property
     def watermark(self) -> float:
         """Largest event time seen minus the allowed lateness (or what ``advance`` set)."""
         return max(self._max_ts - self.plan.lateness, self._forced)
+
+    @property
+    def max_event_time(self) -> float:
+        """The largest event time seen (``-inf`` before the first event)."""
+        return self._max_ts
 
     def _event_time(self, event: Mapping[str, Any]) -> float | None:
         raw = event.get(self.plan.timestamp_field, MISSING)

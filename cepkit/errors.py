@@ -6,8 +6,11 @@
     ├── RuleError                     a rule document is not a valid rule
     │   └── RuleValidationError       ... with one Problem (JSON path + message) per defect
     ├── EvaluationError               a condition could not be evaluated (missing field, types)
+    │   └── TemplateError             a ``{{...}}`` template names an undefined field, bad syntax
     ├── StoreError                    persistence failed
-    │   ├── RuleNotFound
+    │   ├── NotFound                  nothing under that id
+    │   │   ├── RuleNotFound
+    │   │   └── EventNotFound
     │   └── RuleConflict              e.g. a second rule with the same rule_name
     └── ChannelError                  a delivery failed (channels issue)
         ├── ChannelTimeout
@@ -34,12 +37,15 @@ __all__ = [
     "ChannelTimeout",
     "CircuitOpen",
     "EvaluationError",
+    "EventNotFound",
+    "NotFound",
     "Problem",
     "RuleConflict",
     "RuleError",
     "RuleNotFound",
     "RuleValidationError",
     "StoreError",
+    "TemplateError",
 ]
 
 
@@ -93,19 +99,45 @@ class EvaluationError(CepkitError):
         super().__init__(f"{path}: {message}")
 
 
+class TemplateError(EvaluationError):
+    """A ``{{...}}`` message template could not be rendered on a payload.
+
+    ``path`` is the undefined name (or ``template`` for a syntax error); never retried:
+    the same payload gives the same error until the rule's template is fixed.
+    """
+
+
 class StoreError(CepkitError):
     """Persistence failed."""
 
 
-class RuleNotFound(StoreError, KeyError):
-    """No rule with that id."""
+class NotFound(StoreError, KeyError):
+    """Nothing stored under that id (a rule, an event, a delivery...)."""
 
-    def __init__(self, rule_id: str) -> None:
-        self.rule_id = rule_id
-        super().__init__(f"rule {rule_id!r} not found")
+    kind = "item"
+
+    def __init__(self, item_id: str) -> None:
+        self.item_id = item_id
+        super().__init__(f"{self.kind} {item_id!r} not found")
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return f"rule {self.rule_id!r} not found"
+        return f"{self.kind} {self.item_id!r} not found"
+
+
+class RuleNotFound(NotFound):
+    """No rule with that id."""
+
+    kind = "rule"
+
+    @property
+    def rule_id(self) -> str:
+        return self.item_id
+
+
+class EventNotFound(NotFound):
+    """No event (alert) with that id."""
+
+    kind = "event"
 
 
 class RuleConflict(StoreError):

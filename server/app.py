@@ -4,7 +4,7 @@
 passed in), a configured rule pack is loaded once (rules whose ``rule_name`` is already
 stored are kept as they are; unreadable or invalid files are logged and skipped), and
 the store is closed on shutdown. Library errors map to HTTP answers here:
-``RuleValidationError`` → 422 (one item per JSON path), ``RuleNotFound`` → 404,
+``RuleValidationError`` → 422 (one item per JSON path), ``NotFound`` (rule, event...) → 404,
 ``RuleConflict`` → 409, other ``StoreError`` → 503.
 
 >>> from fastapi.testclient import TestClient
@@ -34,14 +34,15 @@ from cepkit.clock import Clock, SystemClock
 from cepkit.errors import (
     CepkitError,
     EvaluationError,
+    NotFound,
     RuleConflict,
     RuleError,
-    RuleNotFound,
     RuleValidationError,
     StoreError,
 )
 from cepkit.rules import load_rule_files, rule_json_schema
-from cepkit.store import RuleStore, create_store
+from cepkit.store import RuleStore, SqlRuleStore, create_store
+from server.live import LiveServices
 from server.routes import ROUTERS
 from server.routes.rules import validated_document
 from server.schemas import json_loc, json_path, problem_dict, rule_document_components
@@ -116,7 +117,7 @@ def _error(status: int, detail: Any) -> JSONResponse:
 async def _on_cepkit_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RuleValidationError):
         return _error(422, [problem_dict(problem) for problem in exc.problems])
-    if isinstance(exc, RuleNotFound):
+    if isinstance(exc, NotFound):
         return _error(404, str(exc))
     if isinstance(exc, RuleConflict):
         return _error(409, str(exc))
@@ -168,6 +169,21 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _live_services(store: RuleStore, settings: Settings, clock: Clock) -> LiveServices | None:
+    """The live runner on the rule store's database (None for a store without SQL)."""
+    if not isinstance(store, SqlRuleStore):
+        log.warning("store %r has no SQL engine: live ingest and events are off", store)
+        return None
+    return LiveServices(
+        store,
+        clock=clock,
+        tick_seconds=settings.tick_seconds,
+        checkpoint_seconds=settings.checkpoint_seconds,
+        action_timeout=settings.action_timeout,
+        action_workers=settings.action_workers,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -190,7 +206,15 @@ def create_app(
         try:
             if settings.rule_pack is not None:
                 load_rule_pack(active, settings.rule_pack)
-            yield
+            live = _live_services(active, settings, clock)
+            app.state.live = live
+            if live is not None:
+                await live.start()
+            try:
+                yield
+            finally:
+                if live is not None:
+                    await live.stop()
         finally:
             if opened is not None:
                 opened.close()
@@ -220,6 +244,9 @@ def create_app(
             "docs": "/docs",
             "openapi": "/openapi.json",
             "rules": "/cep/rules",
+            "events": "/cep/events",
+            "stream": "/cep/events/stream",
+            "ingest": "/cep/ingest",
         }
 
     _install_openapi(app)

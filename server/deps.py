@@ -8,9 +8,19 @@ from fastapi import Depends, Request
 
 from cepkit.clock import Clock
 from cepkit.store import RuleStore
+from server.live import LiveServices
 from server.settings import Settings
 
-__all__ = ["ClockDep", "SettingsDep", "StoreDep", "get_clock", "get_settings", "get_store"]
+__all__ = [
+    "ClockDep",
+    "LiveDep",
+    "SettingsDep",
+    "StoreDep",
+    "get_clock",
+    "get_live",
+    "get_settings",
+    "get_store",
+]
 
 
 def get_store(request: Request) -> RuleStore:
@@ -28,6 +38,18 @@ def get_clock(request: Request) -> Clock:
     return cast(Clock, request.app.state.clock)
 
 
+def get_live(request: Request) -> LiveServices:
+    """The live runner, event store, logs and action queue started by the lifespan."""
+    return cast(LiveServices, request.app.state.live)
+
+
+def live_or_none(request: Request) -> LiveServices | None:
+    """The live services when the app has them (rule edits tell the runner)."""
+    return cast(LiveServices | None, getattr(request.app.state, "live", None))
+
+
 StoreDep = Annotated[RuleStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+LiveDep = Annotated[LiveServices, Depends(get_live)]
+MaybeLiveDep = Annotated[LiveServices | None, Depends(live_or_none)]

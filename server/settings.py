@@ -34,6 +34,16 @@ class Settings(BaseSettings):
         default=None,
         description="File or folder of rule JSON loaded at startup; known rule names are kept.",
     )
+    tick_seconds: float = Field(
+        default=1.0, ge=0, description="How often the live runner moves time on (0: never)."
+    )
+    checkpoint_seconds: float = Field(
+        default=10.0, gt=0, description="How often the runner saves its state."
+    )
+    action_timeout: float = Field(
+        default=5.0, gt=0, description="Time limit of one rule execution's actions (s)."
+    )
+    action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

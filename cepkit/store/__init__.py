@@ -18,13 +18,21 @@ name :class:`~cepkit.errors.RuleConflict`, backend failures
 """
 
 from cepkit.store.base import METADATA_KEYS, RuleStore, RuleVersion, StoredRule
+from cepkit.store.events import EventStore, StoredEvent
+from cepkit.store.journal import Journal
+from cepkit.store.logs import ExecutionLog, ExecutionLogStore
 from cepkit.store.sql import SqlRuleStore, create_store, database_url
 
 __all__ = [
     "METADATA_KEYS",
+    "EventStore",
+    "ExecutionLog",
+    "ExecutionLogStore",
+    "Journal",
     "RuleStore",
     "RuleVersion",
     "SqlRuleStore",
+    "StoredEvent",
     "StoredRule",
     "create_store",
     "database_url",

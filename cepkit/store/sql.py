@@ -58,7 +58,7 @@ from cepkit.clock import Clock, SystemClock
 from cepkit.errors import Problem, RuleConflict, RuleNotFound, RuleValidationError, StoreError
 from cepkit.store.base import RuleVersion, StoredRule
 
-__all__ = ["SqlRuleStore", "create_store", "database_url"]
+__all__ = ["SqlRuleStore", "UtcDateTime", "create_store", "database_url", "mapped", "metadata"]
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def _error_text(exc: SQLAlchemyError) -> str:
 
 
 @contextmanager
-def _mapped(action: str) -> Iterator[None]:
+def mapped(action: str) -> Iterator[None]:
     """Map SQLAlchemy's errors to :class:`StoreError` (the library's boundary)."""
     try:
         yield
@@ -220,7 +220,7 @@ class SqlRuleStore:
     def __init__(self, url: str, *, clock: Clock, schema: str | None = None) -> None:
         self._clock = clock
         self._schema = schema
-        with _mapped("open the database"):
+        with mapped("open the database"):
             parsed = make_url(database_url(url))
             if parsed.get_backend_name() == "sqlite":
                 self._base = self._sqlite_engine(parsed)
@@ -252,13 +252,18 @@ class SqlRuleStore:
         return engine
 
     @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (schema-mapped), shared by the event, log and journal stores."""
+        return self._engine
+
+    @property
     def dialect(self) -> str:
         """The backend's name: ``sqlite`` or ``postgresql``."""
         return self._base.dialect.name
 
     def create_tables(self) -> None:
         """Create the schema (PostgreSQL) and the tables if they are missing."""
-        with _mapped("create the tables"), self._engine.begin() as conn:
+        with mapped("create the tables"), self._engine.begin() as conn:
             if self._schema and self.dialect == "postgresql":
                 conn.execute(CreateSchema(self._schema, if_not_exists=True))
             metadata.create_all(conn)
@@ -266,7 +271,7 @@ class SqlRuleStore:
     # --- reads ---------------------------------------------------------------------
 
     def get(self, rule_id: str) -> StoredRule:
-        with _mapped("read the rule"), self._engine.connect() as conn:
+        with mapped("read the rule"), self._engine.connect() as conn:
             row = self._row(conn, rule_id)
         return _stored(row)
 
@@ -274,7 +279,7 @@ class SqlRuleStore:
         query = select(rules_table).order_by(rules_table.c.seq)
         if active is not None:
             query = query.where(rules_table.c.is_active == active)
-        with _mapped("list the rules"), self._engine.connect() as conn:
+        with mapped("list the rules"), self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_stored(row) for row in rows]
 
@@ -284,7 +289,7 @@ class SqlRuleStore:
             .where(versions_table.c.rule_id == rule_id)
             .order_by(versions_table.c.version)
         )
-        with _mapped("read the rule's versions"), self._engine.connect() as conn:
+        with mapped("read the rule's versions"), self._engine.connect() as conn:
             self._row(conn, rule_id)
             rows = conn.execute(query).all()
         return [
@@ -304,7 +309,7 @@ class SqlRuleStore:
         now = self._clock.now()
         rule_id = _new_rule_id()
         try:
-            with _mapped("create the rule"), self._engine.begin() as conn:
+            with mapped("create the rule"), self._engine.begin() as conn:
                 self._check_name_free(conn, name, rule_id)
                 conn.execute(
                     rules_table.insert().values(
@@ -329,7 +334,7 @@ class SqlRuleStore:
         text, name, active = _encode(document)
         now = self._clock.now()
         try:
-            with _mapped("update the rule"), self._engine.begin() as conn:
+            with mapped("update the rule"), self._engine.begin() as conn:
                 current = self._row(conn, rule_id)
                 self._check_name_free(conn, name, rule_id)
                 version = current.version + 1
@@ -356,7 +361,7 @@ class SqlRuleStore:
         return _stored(row)
 
     def delete(self, rule_id: str) -> None:
-        with _mapped("delete the rule"), self._engine.begin() as conn:
+        with mapped("delete the rule"), self._engine.begin() as conn:
             self._row(conn, rule_id)
             conn.execute(versions_table.delete().where(versions_table.c.rule_id == rule_id))
             conn.execute(rules_table.delete().where(rules_table.c.rule_id == rule_id))

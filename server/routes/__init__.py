@@ -2,8 +2,14 @@
 
 from fastapi import APIRouter
 
-from server.routes import rules
+from server.routes import events, ingest, packs, rule_ops, rules
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: tuple[APIRouter, ...] = (rules.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    packs.router,  # before rules: /cep/rules/export is not a rule id
+    rules.router,
+    rule_ops.router,
+    ingest.router,
+    events.router,
+)

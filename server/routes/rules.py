@@ -18,7 +18,8 @@ from cepkit.plan import check_rule
 from cepkit.rules import parse_rule
 from cepkit.simulate import SimulationResult, simulate
 from cepkit.store import METADATA_KEYS
-from server.deps import StoreDep
+from server.deps import MaybeLiveDep, StoreDep
+from server.live import LiveServices
 from server.schemas import (
     RULE_DOCUMENT_SCHEMA,
     MessageOut,
@@ -56,6 +57,12 @@ _CONFLICT: _Responses = {
 RuleBody = Annotated[Any, Body(description="A rule document.")]
 
 
+def _changed(live: LiveServices | None) -> None:
+    """Tell the live runner the rules changed."""
+    if live is not None:
+        live.runner.reload()
+
+
 def validated_document(document: Any) -> dict[str, Any]:
     """The document to store: a JSON object that :func:`check_rule` accepts.
 
@@ -79,9 +86,11 @@ def validated_document(document: Any) -> dict[str, Any]:
     responses={201: {"model": RulePublic}, **_INVALID, **_CONFLICT},
     openapi_extra=_RULE_BODY_OPENAPI,
 )
-def create_rule(document: RuleBody, store: StoreDep) -> dict[str, Any]:
+def create_rule(document: RuleBody, store: StoreDep, live: MaybeLiveDep) -> dict[str, Any]:
     """Validate and store a new rule; answers the stored rule."""
-    return store.create(validated_document(document)).public()
+    stored = store.create(validated_document(document))
+    _changed(live)
+    return stored.public()
 
 
 @router.post(
@@ -92,9 +101,12 @@ def create_rule(document: RuleBody, store: StoreDep) -> dict[str, Any]:
     responses={201: {"model": RuleFormCreated}, **_INVALID, **_CONFLICT},
     openapi_extra=_RULE_BODY_OPENAPI,
 )
-def create_rule_from_form(document: RuleBody, store: StoreDep) -> dict[str, Any]:
+def create_rule_from_form(
+    document: RuleBody, store: StoreDep, live: MaybeLiveDep
+) -> dict[str, Any]:
     """Same validation as ``POST /cep/rules``; answers a status message and the rule."""
     stored = store.create(validated_document(document))
+    _changed(live)
     return {"message": FORM_CREATED_MESSAGE, "rule": stored.public()}
 
 
@@ -126,9 +138,13 @@ def get_rule(rule_id: str, store: StoreDep) -> dict[str, Any]:
     responses={200: {"model": RulePublic}, **_INVALID, **_NOT_FOUND, **_CONFLICT},
     openapi_extra=_RULE_BODY_OPENAPI,
 )
-def replace_rule(rule_id: str, document: RuleBody, store: StoreDep) -> dict[str, Any]:
+def replace_rule(
+    rule_id: str, document: RuleBody, store: StoreDep, live: MaybeLiveDep
+) -> dict[str, Any]:
     """Full replacement, validated first: an invalid document leaves the rule unchanged."""
-    return store.update(rule_id, validated_document(document)).public()
+    stored = store.update(rule_id, validated_document(document))
+    _changed(live)
+    return stored.public()
 
 
 @router.delete(
@@ -137,9 +153,10 @@ def replace_rule(rule_id: str, document: RuleBody, store: StoreDep) -> dict[str,
     summary="Delete a rule",
     responses={**_NOT_FOUND},
 )
-def delete_rule(rule_id: str, store: StoreDep) -> None:
+def delete_rule(rule_id: str, store: StoreDep, live: MaybeLiveDep) -> None:
     """Remove the rule and its history."""
     store.delete(rule_id)
+    _changed(live)
 
 
 @router.get(

@@ -1,0 +1,166 @@
+"""Execution logs: one row per rule execution that got as far as its actions.
+
+``status`` is ``success`` (every action delivered), ``failed`` (none), ``partial``,
+``dry_run`` (actions planned, not run) or ``suppressed`` (the firing was suppressed, so
+nothing ran). ``actions`` holds one result per action with its attempts, as the
+dispatcher reported it.
+
+>>> from datetime import datetime, timezone
+>>> from cepkit.clock import FakeClock
+>>> from cepkit.store import create_store
+>>> rules = create_store("sqlite:///:memory:", clock=FakeClock())
+>>> logs = ExecutionLogStore(rules.engine)
+>>> when = datetime(2026, 2, 8, 9, 0, tzinfo=timezone.utc)
+>>> entry = logs.add(ExecutionLog.new(rule_id="rule_1", rule_name="cpu", trigger="manual",
+...                                   status="dry_run", started_at=when, duration_ms=1.5))
+>>> [(e.status, e.duration_ms, e.error_message) for e in logs.for_rule("rule_1")]
+[('dry_run', 1.5, None)]
+>>> rules.close()
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Column, Engine, Float, Index, Integer, Row, String, Table, Text, func, select
+
+from cepkit.store.sql import UtcDateTime, mapped, metadata
+
+__all__ = ["ExecStatus", "ExecutionLog", "ExecutionLogStore"]
+
+ExecStatus = Literal["success", "failed", "partial", "dry_run", "suppressed"]
+ExecTrigger = Literal["ingest", "manual", "schedule", "poll", "chain", "retry"]
+
+logs_table = Table(
+    "exec_logs",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("exec_id", String(64), nullable=False, unique=True),
+    Column("tenant", String(64), nullable=False, default="default"),
+    Column("rule_id", String(64), nullable=True),
+    Column("rule_name", String, nullable=False),
+    Column("event_id", String(64), nullable=True),
+    Column("trigger", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("error_message", Text, nullable=True),
+    Column("actions", Text, nullable=False),
+    Index("ix_exec_logs_rule", "rule_id", "started_at"),
+    Index("ix_exec_logs_event", "event_id"),
+)
+
+
+class ExecutionLog(BaseModel):
+    """One execution of one rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    exec_id: str
+    tenant: str = "default"
+    rule_id: str | None
+    rule_name: str
+    event_id: str | None = None
+    trigger: ExecTrigger
+    status: ExecStatus
+    started_at: datetime
+    duration_ms: float
+    error_message: str | None = None
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def new(cls, **fields: Any) -> ExecutionLog:
+        """A log entry with a fresh ``exec_id`` (``exec_<12 hex>``)."""
+        return cls(exec_id="exec_" + uuid.uuid4().hex[:12], **fields)
+
+
+def _log(row: Row[Any]) -> ExecutionLog:
+    return ExecutionLog(
+        exec_id=row.exec_id,
+        tenant=row.tenant,
+        rule_id=row.rule_id,
+        rule_name=row.rule_name,
+        event_id=row.event_id,
+        trigger=row.trigger,
+        status=row.status,
+        started_at=row.started_at,
+        duration_ms=row.duration_ms,
+        error_message=row.error_message,
+        actions=json.loads(row.actions),
+    )
+
+
+class ExecutionLogStore:
+    """Execution logs on the rule store's SQL engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, entry: ExecutionLog) -> ExecutionLog:
+        """Append one entry."""
+        row = entry.model_dump(mode="python")
+        row["actions"] = json.dumps(entry.actions, ensure_ascii=False, default=str)
+        with mapped("write the execution log"), self._engine.begin() as conn:
+            conn.execute(logs_table.insert().values(**row))
+        return entry
+
+    def update(self, entry: ExecutionLog) -> ExecutionLog:
+        """Replace the entry with the same ``exec_id`` (a retried delivery's new outcome)."""
+        row = entry.model_dump(mode="python")
+        row["actions"] = json.dumps(entry.actions, ensure_ascii=False, default=str)
+        with mapped("update the execution log"), self._engine.begin() as conn:
+            conn.execute(
+                logs_table.update().where(logs_table.c.exec_id == entry.exec_id).values(**row)
+            )
+        return entry
+
+    def for_rule(
+        self, rule_id: str, *, limit: int = 50, tenant: str | None = None
+    ) -> builtins.list[ExecutionLog]:
+        """The rule's newest entries first."""
+        t = logs_table.c
+        query = select(logs_table).where(t.rule_id == rule_id)
+        if tenant is not None:
+            query = query.where(t.tenant == tenant)
+        with mapped("read the execution logs"), self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.seq.desc()).limit(limit)).all()
+        return [_log(r) for r in rows]
+
+    def for_event(self, event_id: str) -> builtins.list[ExecutionLog]:
+        """The executions an event caused (its deliveries), oldest first."""
+        t = logs_table.c
+        with mapped("read the execution logs"), self._engine.connect() as conn:
+            rows = conn.execute(
+                select(logs_table).where(t.event_id == event_id).order_by(t.seq)
+            ).all()
+        return [_log(r) for r in rows]
+
+    def get(self, exec_id: str) -> ExecutionLog | None:
+        """One entry, or None."""
+        with mapped("read the execution log"), self._engine.connect() as conn:
+            row = conn.execute(select(logs_table).where(logs_table.c.exec_id == exec_id)).first()
+        return _log(row) if row is not None else None
+
+    def since(
+        self, when: datetime | None = None, *, tenant: str | None = None
+    ) -> builtins.list[ExecutionLog]:
+        """Every entry started at or after ``when`` (all when None), oldest first."""
+        t = logs_table.c
+        query = select(logs_table).order_by(t.seq)
+        if when is not None:
+            query = query.where(t.started_at >= when)
+        if tenant is not None:
+            query = query.where(t.tenant == tenant)
+        with mapped("read the execution logs"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_log(r) for r in rows]
+
+    def count(self) -> int:
+        """How many entries are stored."""
+        with mapped("count the execution logs"), self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(logs_table)).scalar_one())

@@ -1,0 +1,173 @@
+"""Actions off the ingest path: a queue, a few workers, one execution log per job.
+
+The runner hands every new event (and every suppressed firing) to :meth:`ActionQueue.submit`
+from whatever thread it runs on and returns at once; workers on the event loop run the
+rule's actions through the :data:`Executor` with a time limit (``timeout``, 5 s by default:
+a slow webhook is cut off and logged as failed, never slows ingest), and write the log.
+Suppressed firings are logged as ``suppressed`` without running anything; ``dry_run``
+jobs list the actions they would run (status ``dry_run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cepkit.clock import Clock
+from cepkit.firing import Firing
+from cepkit.rules import Rule
+from cepkit.store import ExecutionLog, ExecutionLogStore
+from cepkit.store.logs import ExecStatus, ExecTrigger
+
+__all__ = ["ActionQueue", "ActionsOutcome", "Executor", "Job", "plan_actions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One rule execution to run: the rule, its firing, and the event it created."""
+
+    rule: Rule
+    firing: Firing
+    event_id: str | None
+    trigger: ExecTrigger = "ingest"
+    dry_run: bool = False
+    tenant: str = "default"
+
+
+class ActionsOutcome(BaseModel):
+    """What running a job's actions gave: status, first error, one result per action."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ExecStatus
+    error_message: str | None = None
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+Executor = Callable[[Job], Awaitable[ActionsOutcome]]
+
+
+def _describe(action: Any) -> dict[str, Any]:
+    data: Mapping[str, Any] = action.model_dump(mode="json", exclude_none=True)
+    keep = ("type", "endpoint", "method", "channels", "fallback_channel", "rule_id", "store")
+    return {key: data[key] for key in keep if key in data}
+
+
+async def plan_actions(job: Job) -> ActionsOutcome:
+    """The dry-run executor: what would run, nothing sent."""
+    planned = [{**_describe(a), "status": "planned", "attempts": []} for a in job.rule.actions]
+    return ActionsOutcome(status="dry_run", actions=planned)
+
+
+class ActionQueue:
+    """Workers that run jobs through an executor and log each one."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        logs: ExecutionLogStore,
+        *,
+        clock: Clock,
+        workers: int = 4,
+        timeout: float = 5.0,
+        on_logged: Callable[[ExecutionLog], None] | None = None,
+    ) -> None:
+        self._executor = executor
+        self._logs = logs
+        self._clock = clock
+        self._workers = workers
+        self._timeout = timeout
+        self._on_logged = on_logged
+        self._queue: asyncio.Queue[Job] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the workers on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+
+    async def stop(self, *, drain_seconds: float = 5.0) -> None:
+        """Let queued jobs finish (up to ``drain_seconds``), then stop the workers."""
+        if self._queue is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), drain_seconds)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def submit(self, job: Job) -> None:
+        """Queue a job from any thread (dropped with an error log before ``start``)."""
+        loop, queue = self._loop, self._queue
+        if loop is None or queue is None or loop.is_closed():
+            log.error("action queue not running; job for %s dropped", job.rule.rule_name)
+            return
+        loop.call_soon_threadsafe(queue.put_nowait, job)
+
+    def pending(self) -> int:
+        """Jobs waiting for a worker."""
+        return self._queue.qsize() if self._queue is not None else 0
+
+    async def join(self) -> None:
+        """Wait until every queued job has been logged."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def run_now(self, job: Job) -> ExecutionLog:
+        """Run one job here and now (manual trigger) and return its log."""
+        return await self._execute(job)
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._execute(job)
+            except Exception:  # a worker must survive anything
+                log.exception("action worker: job for %s failed", job.rule.rule_name)
+            finally:
+                self._queue.task_done()
+
+    async def _execute(self, job: Job) -> ExecutionLog:
+        started = self._clock.now()
+        t0 = time.perf_counter()
+        if job.firing.suppressed:
+            outcome = ActionsOutcome(status="suppressed")
+        else:
+            executor = plan_actions if job.dry_run else self._executor
+            try:
+                outcome = await asyncio.wait_for(executor(job), self._timeout)
+            except TimeoutError:
+                outcome = ActionsOutcome(
+                    status="failed",
+                    error_message=f"rule execution timed out after {self._timeout:g} s",
+                )
+        entry = ExecutionLog.new(
+            tenant=job.tenant,
+            rule_id=job.rule.rule_id,
+            rule_name=job.rule.rule_name,
+            event_id=job.event_id,
+            trigger=job.trigger,
+            status=outcome.status,
+            started_at=started,
+            duration_ms=round((time.perf_counter() - t0) * 1000.0, 3),
+            error_message=outcome.error_message,
+            actions=outcome.actions,
+        )
+        await asyncio.to_thread(self._logs.add, entry)
+        if self._on_logged is not None:
+            self._on_logged(entry)
+        return entry

@@ -1,0 +1,332 @@
+"""The live runner: the engine behind ``POST /cep/ingest``, durable through a journal.
+
+One :class:`~cepkit.engine.RuleRuntime` per active rule, kept while the rule's version
+is unchanged (an edit or re-activation starts the rule afresh). An ingest batch is
+
+1. checked item by item (an item must be a JSON object with a readable ``timestamp``,
+   if it has one); bad items are reported with their index, the rest go on;
+2. appended to the ingest journal (durable before the answer);
+3. fed to every runtime (each rule's trigger decides what concerns it) with the clock
+   pinned to the batch's receive time, so events without a timestamp get the same time
+   when the journal is replayed after a crash;
+4. turned into events (one per firing id) in the event store.
+
+:meth:`tick` moves time on without events: schedule rules fire on wall-clock time, and
+windowed rules that stopped receiving events close their windows as if their event time
+went on with the wall clock (the watermark of an idle rule advances by the idle time, so
+a replay of old data over HTTP is not declared late). Ticks that can close a window are
+journalled too. Every ``checkpoint_seconds`` the runner saves the state of every rule
+with the journal position it covers; :meth:`start` restores it and replays the journal
+after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cepkit.clock import Clock
+from cepkit.engine import RuleRuntime
+from cepkit.errors import CepkitError
+from cepkit.firing import Firing
+from cepkit.rules import Rule
+from cepkit.store import EventStore, Journal, RuleStore, StoredEvent, StoredRule
+from cepkit.store.events import Source
+from cepkit.timefields import EventTimeError, parse_event_time
+
+__all__ = ["IngestItemError", "IngestResult", "LiveRunner", "Outcome"]
+
+log = logging.getLogger(__name__)
+
+
+class IngestItemError(BaseModel):
+    """Why one item of an ingest batch was refused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    path: str
+    message: str
+
+
+class IngestResult(BaseModel):
+    """The answer to one ingest: what was accepted, what was refused and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted: int
+    rejected: int = 0
+    errors: list[IngestItemError] = Field(default_factory=list)
+    firings: int = 0
+    event_ids: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one batch or tick produced: the new events (with their firings), suppressed
+    firings, and the rules that produced them (for the action dispatcher)."""
+
+    events: list[tuple[StoredEvent, Firing, Rule]] = field(default_factory=list)
+    suppressed: list[tuple[Firing, Rule]] = field(default_factory=list)
+
+
+class _PinnedClock:
+    """The app clock, except while a journal entry is processed: then its receive time."""
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.pinned: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.pinned if self.pinned is not None else self.base.now()
+
+
+@dataclass
+class _Live:
+    stored: StoredRule
+    runtime: RuleRuntime
+    last_arrival: float = -math.inf
+
+
+OnOutcome = Callable[[Outcome], None]
+
+
+class LiveRunner:
+    """Runs the active rules of ``rules`` on ingested events; see the module docstring."""
+
+    def __init__(
+        self,
+        rules: RuleStore,
+        events: EventStore,
+        journal: Journal,
+        *,
+        clock: Clock,
+        checkpoint_seconds: float = 10.0,
+        on_outcome: OnOutcome | None = None,
+    ) -> None:
+        self._rules = rules
+        self._events = events
+        self._journal = journal
+        self._clock = _PinnedClock(clock)
+        self._checkpoint_seconds = checkpoint_seconds
+        self._on_outcome = on_outcome
+        self._lock = threading.RLock()
+        self._live: dict[str, _Live] = {}
+        self._seq = 0
+        self._last_checkpoint = time.monotonic()
+        self.started = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Restore the last checkpoint and replay the journal after it; returns the number
+        of journal entries replayed."""
+        with self._lock:
+            recovery = self._journal.recover()
+            saved = recovery.state.get("rules", {}) if recovery.state else {}
+            self._seq = recovery.seq
+            self._sync(saved)
+            outcomes = []
+            for entry in recovery.entries:
+                if entry.kind == "batch":
+                    outcomes.append(
+                        self._apply([dict(e) for e in entry.events], entry.at, entry.tenant)
+                    )
+                else:
+                    outcomes.append(self._advance(entry.at))
+                self._seq = entry.seq
+            self.started = True
+            if recovery.entries:
+                log.info("live runner: replayed %d journal entries", len(recovery.entries))
+                self.checkpoint()
+        for outcome in outcomes:
+            self._emit(outcome)
+        return len(recovery.entries)
+
+    def reload(self) -> None:
+        """Pick up rule changes: new and edited active rules start, removed ones stop."""
+        with self._lock:
+            self._sync({})
+
+    def _sync(self, saved: Mapping[str, Any]) -> None:
+        wanted = {r.rule_id: r for r in self._rules.list(active=True)}
+        for rule_id in list(self._live):
+            current = wanted.get(rule_id)
+            if current is None or current.version != self._live[rule_id].stored.version:
+                del self._live[rule_id]
+        for rule_id, stored in wanted.items():
+            if rule_id in self._live:
+                continue
+            document = {**stored.document, "rule_id": rule_id}
+            state = saved.get(rule_id)
+            try:
+                if state is not None and state.get("version") == stored.version:
+                    runtime = RuleRuntime.restore(document, state["state"], clock=self._clock)
+                else:
+                    runtime = RuleRuntime(document, clock=self._clock)
+            except (CepkitError, ValueError, KeyError) as exc:
+                log.error("live runner: rule %s cannot run: %s", rule_id, exc)
+                continue
+            arrival = state.get("last_arrival", -math.inf) if state else -math.inf
+            self._live[rule_id] = _Live(
+                stored, runtime, arrival if arrival is not None else -math.inf
+            )
+
+    def checkpoint(self) -> None:
+        """Save every rule's state and trim the journal up to it."""
+        with self._lock:
+            state = {
+                "rules": {
+                    rule_id: {
+                        "version": live.stored.version,
+                        "state": live.runtime.snapshot(),
+                        "last_arrival": (
+                            live.last_arrival if math.isfinite(live.last_arrival) else None
+                        ),
+                    }
+                    for rule_id, live in self._live.items()
+                }
+            }
+            self._journal.checkpoint(self._seq, state)
+            self._last_checkpoint = time.monotonic()
+
+    # --- input ---------------------------------------------------------------------------
+
+    def ingest(self, items: Sequence[Any], *, tenant: str = "default") -> IngestResult:
+        """Check, journal and run one batch; see the module docstring."""
+        errors: list[IngestItemError] = []
+        good: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            problem = _item_problem(item)
+            if problem is not None:
+                errors.append(IngestItemError(index=index, path=problem[0], message=problem[1]))
+            else:
+                good.append(item)
+        if not good:
+            return IngestResult(accepted=0, rejected=len(errors), errors=errors)
+        with self._lock:
+            received = self._clock.base.now().timestamp()
+            self._seq = self._journal.append_batch(good, received_at=received, tenant=tenant)
+            outcome = self._apply(good, received, tenant)
+            self._maybe_checkpoint()
+        self._emit(outcome)
+        return IngestResult(
+            accepted=len(good),
+            rejected=len(errors),
+            errors=errors,
+            firings=len(outcome.events) + len(outcome.suppressed),
+            event_ids=[event.event_id for event, _, _ in outcome.events],
+        )
+
+    def tick(self) -> Outcome:
+        """Move time on to the clock's now (schedules, idle windows); see the docstring."""
+        with self._lock:
+            now = self._clock.base.now().timestamp()
+            if any(self._tick_matters(live, now) for live in self._live.values()):
+                self._seq = self._journal.append_tick(now)
+                outcome = self._advance(now)
+            else:
+                outcome = Outcome()
+            self._maybe_checkpoint()
+        self._emit(outcome)
+        return outcome
+
+    # --- queries -------------------------------------------------------------------------
+
+    def runtime(self, rule_id: str) -> RuleRuntime | None:
+        """The running runtime of an active rule (None when it is not running)."""
+        with self._lock:
+            live = self._live.get(rule_id)
+            return live.runtime if live is not None else None
+
+    def running(self) -> list[str]:
+        """The ids of the rules running now."""
+        with self._lock:
+            return list(self._live)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _tick_matters(self, live: _Live, now: float) -> bool:
+        mode = live.runtime.plan.mode
+        if mode == "schedule":
+            return True
+        return mode == "window" and math.isfinite(live.last_arrival) and now > live.last_arrival
+
+    def _apply(self, events: list[dict[str, Any]], received: float, tenant: str) -> Outcome:
+        self._clock.pinned = datetime.fromtimestamp(received, UTC)
+        firings: list[tuple[Firing, Rule]] = []
+        try:
+            for live in self._live.values():
+                live.last_arrival = received
+                rule = live.runtime.rule
+                firings.extend((f, rule) for f in live.runtime.process_batch(events))
+        finally:
+            self._clock.pinned = None
+        return self._store(firings, tenant, "ingest")
+
+    def _advance(self, now: float) -> Outcome:
+        self._clock.pinned = datetime.fromtimestamp(now, UTC)
+        firings: list[tuple[Firing, Rule]] = []
+        try:
+            for live in self._live.values():
+                runtime = live.runtime
+                rule = runtime.rule
+                if runtime.plan.mode == "schedule":
+                    firings.extend((f, rule) for f in runtime.advance(now))
+                elif runtime.plan.mode == "window" and math.isfinite(live.last_arrival):
+                    idle = now - live.last_arrival
+                    seen = runtime.max_event_time
+                    if idle > 0 and math.isfinite(seen):
+                        target = seen + idle - runtime.plan.lateness
+                        firings.extend((f, rule) for f in runtime.advance(target))
+        finally:
+            self._clock.pinned = None
+        return self._store(firings, "default", "ingest")
+
+    def _store(self, firings: list[tuple[Firing, Rule]], tenant: str, source: Source) -> Outcome:
+        if not firings:
+            return Outcome()
+        rule_of = {f.firing_id: r for f, r in firings}
+        firing_of = {f.firing_id: f for f, _ in firings}
+        scheduled = [f for f, r in firings if r.trigger_type == "schedule"]
+        others = [f for f, r in firings if r.trigger_type != "schedule"]
+        stored = self._events.add(others, source=source, tenant=tenant)
+        stored += self._events.add(scheduled, source="schedule", tenant=tenant)
+        return Outcome(
+            events=[(e, firing_of[e.event_id], rule_of[e.event_id]) for e in stored],
+            suppressed=[(f, r) for f, r in firings if f.suppressed],
+        )
+
+    def _maybe_checkpoint(self) -> None:
+        if time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds:
+            self.checkpoint()
+
+    def _emit(self, outcome: Outcome) -> None:
+        if self._on_outcome is not None and (outcome.events or outcome.suppressed):
+            try:
+                self._on_outcome(outcome)
+            except Exception:  # a listener must never break ingest
+                log.exception("live runner: outcome listener failed")
+
+
+def _item_problem(item: Any) -> tuple[str, str] | None:
+    """(JSON path, message) when an ingest item cannot be accepted."""
+    if not isinstance(item, dict):
+        return "", f"an event must be a JSON object, not {type(item).__name__}"
+    raw = item.get("timestamp")
+    if raw is not None:
+        if isinstance(raw, bool):
+            return "timestamp", "timestamp must be ISO-8601 text or epoch seconds/ms"
+        try:
+            parse_event_time(raw, "timestamp")
+        except EventTimeError as exc:
+            return "timestamp", str(exc)
+    return None
