@@ -30,6 +30,7 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Event] = set()
         self._lock = threading.Lock()
+        self.closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the streams run on (set by the app's lifespan)."""
@@ -67,3 +68,8 @@ class Hub:
             self._waiters.clear()
         for waiter in waiters:
             loop.call_soon_threadsafe(waiter.set)
+
+    def close(self) -> None:
+        """Shutting down: every stream ends at its next wake-up, which is now."""
+        self.closed = True
+        self.notify()

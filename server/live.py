@@ -91,7 +91,8 @@ class LiveServices:
                 log.exception("live runner tick failed")
 
     async def stop(self) -> None:
-        """Stop ticking, checkpoint, drain the action queue."""
+        """End the streams, stop ticking, checkpoint, drain the action queue."""
+        self.hub.close()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

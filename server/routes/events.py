@@ -109,11 +109,14 @@ async def _changes(
 ) -> AsyncIterator[ServerSentEvent]:
     yield ServerSentEvent(comment="connected", retry=3000)
     seq = last
-    while not await request.is_disconnected():
+    idle = 0.0
+    step = min(1.0, ping_seconds)  # how often a quiet stream checks for a gone client
+    while not live.hub.closed and not await request.is_disconnected():
         waiter = live.hub.waiter()
         changes = await asyncio.to_thread(live.events.changes_since, seq)
         if changes:
             live.hub.drop(waiter)
+            idle = 0.0
             for change in changes:
                 seq = change.seq
                 yield ServerSentEvent(
@@ -122,7 +125,11 @@ async def _changes(
                     raw_data=change.event.model_dump_json(),
                 )
             continue
-        if not await live.hub.wait(waiter, timeout=ping_seconds):
+        if await live.hub.wait(waiter, timeout=step):
+            continue
+        idle += step
+        if idle >= ping_seconds:
+            idle = 0.0
             yield ServerSentEvent(comment="ping")
 
 

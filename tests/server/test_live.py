@@ -310,7 +310,7 @@ def test_import_and_export_rule_packs(app_client: TestClient) -> None:
     }
     result = app_client.post("/cep/rules/import", json=pack).json()
     assert result["created"] == ["cpu_over_90", "latency_z"]
-    assert [p["path"] for p in result["invalid"]][0].startswith("rules[1].trigger_spec")
+    assert result["invalid"][0]["path"].startswith("rules[1].trigger_spec")
     again = app_client.post(
         "/cep/rules/import", json={"rules": [CPU_RULE], "on_conflict": "skip"}
     ).json()
