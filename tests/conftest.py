@@ -80,12 +80,14 @@ def pg_schema() -> Iterator[str]:
 
 def empty_pg_tables(schema: str) -> None:
     """Delete every row of the store's tables in ``schema`` (they must exist)."""
+    from cepkit.store.sql import metadata
+
+    names = sql.SQL(", ").join(
+        sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table.name))
+        for table in metadata.sorted_tables
+    )
     with psycopg.connect(_libpq_url(PG_URL), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("TRUNCATE {}.rule_versions, {}.rules").format(
-                sql.Identifier(schema), sql.Identifier(schema)
-            )
-        )
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(names))
 
 
 @pytest.fixture

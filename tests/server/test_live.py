@@ -63,10 +63,15 @@ ANOMALY_RULE: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def app_client(sqlite_url: str, clock: FakeClock) -> Iterator[TestClient]:
-    app = create_app(Settings(db=sqlite_url, tick_seconds=0), clock=clock)
-    with TestClient(app) as client:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_client(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[TestClient]:
+    """The app on a SQLite file, then on PostgreSQL (a fresh schema), same tests."""
+    if request.param == "sqlite":
+        settings = Settings(db=request.getfixturevalue("sqlite_url"), tick_seconds=0)
+    else:
+        schema = request.getfixturevalue("pg_clean_schema")
+        settings = Settings(db=request.getfixturevalue("pg_url"), db_schema=schema, tick_seconds=0)
+    with TestClient(create_app(settings, clock=clock)) as client:
         yield client
 
 
