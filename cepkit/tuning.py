@@ -2,12 +2,19 @@
 
 Each non-threshold setting (a method with its ``window``, ``multiplier``, ``alpha``...)
 costs one causal scoring pass per group (``score_series``); every threshold is then
-judged from sorted scores with binary searches, never by rescoring. For each
-(setting, threshold) the sweep reports the alert count (points scoring above the
-threshold), alerts per day, and with labelled incident windows the precision (alerts
-inside an incident / alerts), recall (incidents with at least one alert / incidents),
-F1 and the mean detection delay (first alert minus incident start, over detected
-incidents).
+judged at once, never by rescoring. For each (setting, threshold) the sweep reports the
+alert count (points scoring above the threshold), alerts per day, and with labelled
+incident windows the precision (alerts inside an incident / alerts), recall (incidents
+with at least one alert / incidents), F1 and the mean detection delay (first alert minus
+incident start, over detected incidents).
+
+How the thresholds are judged together: each score is placed among the sorted
+thresholds once (arithmetic on an evenly spaced grid, a sort and binary searches
+otherwise) and the counts per place, summed from the top, are the alert counts of
+every threshold; the points inside incidents are counted the same way; per incident, a
+running maximum of the places finds the first alert at every threshold with one binary
+search each. A 100-threshold sweep costs little more than its scoring pass
+(``benchmarks/bench_tuning.py``).
 
 The ``threshold`` method scores a column by its own value (a metric rule's
 ``cpu_usage > t``), so metric thresholds are swept the same way.
@@ -28,6 +35,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,68 +117,221 @@ def _scores(method: str, params: Mapping[str, Any], values: np.ndarray) -> np.nd
     return np.asarray(create(method, **params).score_series(values), dtype=float)
 
 
-@dataclass
-class _Pass:
-    """One scoring pass of one group, judged at every threshold at once."""
-
-    alerts: np.ndarray  # per threshold: points scoring above it
-    inside: np.ndarray  # per threshold: such points inside an incident
-    incident_max: np.ndarray  # per incident: its highest score (-inf when none)
-    incident_runs: list[tuple[np.ndarray, np.ndarray]]  # per incident: running max, times
-    incident_starts: np.ndarray
+_BLOCK = 1 << 15  # scores placed at once among the cuts: the temporaries stay in cache
 
 
-def _prepare(
-    scores: np.ndarray, times: np.ndarray, incidents: Sequence[Incident], cuts: np.ndarray
-) -> _Pass:
-    """``times`` are sorted: each incident is a slice found by binary search."""
-    finite = np.where(np.isnan(scores), -np.inf, scores)
-    inside = np.zeros(len(times), dtype=bool)
-    maxes, runs = [], []
-    for incident in incidents:
-        lo, hi = np.searchsorted(times, [incident.start, incident.end], side="left")
-        inside[lo:hi] = True
-        part = finite[lo:hi]
-        maxes.append(part.max() if len(part) else -np.inf)
-        runs.append((np.maximum.accumulate(part) if len(part) else part, times[lo:hi]))
-    return _Pass(
-        alerts=_above(finite, cuts),
-        inside=_above(finite[inside], cuts),
-        incident_max=np.asarray(maxes, dtype=float),
-        incident_runs=runs,
-        incident_starts=np.asarray([i.start for i in incidents], dtype=float),
-    )
+def _grid_position(scores: np.ndarray, grid: tuple[float, float], out: np.ndarray) -> np.ndarray:
+    """``rint((scores - origin) * (1 / step))`` into ``out``; monotone in the score."""
+    origin, inverse = grid
+    with np.errstate(over="ignore"):  # far beyond the cuts: +-inf places just as well
+        if origin:
+            np.subtract(scores, origin, out=out)
+            np.multiply(out, inverse, out=out)
+        else:
+            np.multiply(scores, inverse, out=out)
+    np.rint(out, out=out)
+    return out
 
 
-def _cuts_below(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """For each score, how many cuts are strictly below it (``searchsorted(side="left")``).
+def _even_grid(cuts: np.ndarray) -> tuple[float, float] | None:
+    """``(origin, 1 / step)`` when :func:`_grid_position` gives every cut its own index.
 
-    Evenly spaced cuts (a ``linspace`` grid, the usual sweep) are found by arithmetic
-    in O(n), then corrected by one comparison on each side so rounding cannot misplace
-    a score that sits on a cut; other grids use a binary search.
+    That position is monotone in the score, so a score with t cuts below it gets
+    ``t - 1`` or ``t`` (clipped to the cuts), and one comparison with that cut settles
+    which: exact for any score, whatever the rounding. ``linspace`` grids qualify.
     """
     k = len(cuts)
-    if k > 2:
-        step = (cuts[-1] - cuts[0]) / (k - 1)
-        if step > 0 and np.allclose(np.diff(cuts), step, rtol=1e-9, atol=0.0):
-            with np.errstate(invalid="ignore"):
-                idx = np.clip(np.ceil((scores - cuts[0]) / step), 0, k).astype(np.intp)
-            above = np.append(cuts, np.inf)  # above[i]: the cut at i, +inf past the last
-            idx += above[idx] < scores
-            below = np.insert(cuts, 0, np.nan)  # below[i]: the cut before i (none at 0)
-            idx -= below[idx] >= scores
-            result: np.ndarray = idx
-            return result
-    found: np.ndarray = np.searchsorted(cuts, scores, side="left")
-    return found
+    if k < 2:
+        return None
+    step = (float(cuts[-1]) - float(cuts[0])) / (k - 1)
+    if not (0 < step < math.inf and 0 < 1.0 / step < math.inf):
+        return None
+    grid = float(cuts[0]), 1.0 / step
+    if not (_grid_position(cuts, grid, np.empty(k)) == np.arange(k)).all():
+        return None
+    return grid
+
+
+def _place(
+    scores: np.ndarray,
+    cuts: np.ndarray,
+    grid: tuple[float, float],
+    out: np.ndarray,
+    work: np.ndarray,
+) -> np.ndarray:
+    """``out[i]``: how many cuts are strictly below ``scores[i]`` (0 for NaN), by arithmetic
+    on an :func:`_even_grid` and one comparison (``work``: a float buffer as long)."""
+    position = _grid_position(scores, grid, work)
+    np.fmax(position, 0.0, out=position)  # NaN goes to 0
+    np.fmin(position, len(cuts) - 1, out=position)
+    np.copyto(out, position, casting="unsafe")
+    out += np.take(cuts, out) < scores
+    return out
 
 
 def _above(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """How many scores are strictly above each of the sorted ``cuts``, in O(n log k):
-    each score counts the cuts below it, and a cumulative sum from the top does the rest."""
-    passed = _cuts_below(scores, cuts)
-    per_count = np.bincount(passed, minlength=len(cuts) + 1)
-    return np.cumsum(per_count[::-1])[::-1][1:]
+    """How many ``scores`` are strictly above each of the sorted ``cuts`` (NaN: above none).
+
+    An even grid (:func:`_even_grid`): each score placed among the cuts in O(1), a block
+    at a time, counted per place, and a cumulative sum from the top does the rest. Other
+    grids: one sort, then one binary search per cut. No work is repeated per threshold.
+
+    >>> scores = np.array([0.5, np.nan, 2.0, 1.0, -np.inf])
+    >>> _above(scores, np.array([0.0, 1.0, 3.0])).tolist()
+    [3, 1, 0]
+    >>> _above(scores, np.array([0.0, 1.0, 2.0])).tolist()
+    [3, 1, 0]
+    """
+    grid = _even_grid(cuts)
+    if grid is None:
+        ordered = np.sort(scores)  # NaN last
+        valid = np.searchsorted(ordered, np.nan, side="left")
+        counts: np.ndarray = valid - np.searchsorted(ordered, cuts, side="right")
+        return counts
+    per_place = np.zeros(len(cuts) + 1, dtype=np.intp)
+    places = np.empty(min(_BLOCK, len(scores)), dtype=np.intp)
+    work = np.empty(len(places))
+    for at in range(0, len(scores), _BLOCK):
+        block = scores[at : at + _BLOCK]
+        n = len(block)
+        placed = _place(block, cuts, grid, places[:n], work[:n])
+        per_place += np.bincount(placed, minlength=len(per_place))
+    above: np.ndarray = np.cumsum(per_place[::-1])[::-1][1:]
+    return above
+
+
+def _cuts_below(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """For each score, how many cuts are strictly below it (``searchsorted(side="left")``;
+    0 for NaN, which passes no cut): arithmetic on an even grid, else a binary search.
+
+    >>> _cuts_below(np.array([0.5, np.nan, 2.0, 1.0, -np.inf]), np.array([0.0, 1.0, 2.0]))
+    array([1, 0, 2, 1, 0])
+    """
+    grid = _even_grid(cuts)
+    if grid is None:
+        found: np.ndarray = np.searchsorted(cuts, np.where(np.isnan(scores), -np.inf, scores))
+        return found
+    out = np.empty(len(scores), dtype=np.intp)
+    work = np.empty(min(_BLOCK, len(scores)))
+    for at in range(0, len(scores), _BLOCK):
+        block = scores[at : at + _BLOCK]
+        _place(block, cuts, grid, out[at : at + _BLOCK], work[: len(block)])
+    return out
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The positions of the ranges ``[lo[i], hi[i])`` one after another (``hi >= lo``).
+
+    >>> _ranges(np.array([5, 0, 2]), np.array([7, 0, 4])).tolist()
+    [5, 6, 2, 3]
+    """
+    lengths = hi - lo
+    shift = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+    positions: np.ndarray = np.arange(len(shift)) + shift
+    return positions
+
+
+def _union(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ranges ``[lo[i], hi[i])`` merged into disjoint ranges, in order.
+
+    >>> [r.tolist() for r in _union(np.array([4, 0, 1, 9]), np.array([6, 3, 2, 9]))]
+    [[0, 4], [3, 6]]
+    """
+    keep = hi > lo
+    order = np.argsort(lo[keep], kind="stable")
+    lo, hi = lo[keep][order], hi[keep][order]
+    if not len(lo):
+        return lo, hi
+    reach = np.maximum.accumulate(hi)
+    opens = np.flatnonzero(np.append(True, lo[1:] > reach[:-1]))
+    return lo[opens], reach[np.append(opens[1:] - 1, len(lo) - 1)]
+
+
+_CELLS = 1 << 20  # (incident, threshold) pairs judged at once: bounds memory
+
+
+@dataclass
+class _Totals:
+    """Per threshold, summed over the groups of one setting: what each result row needs."""
+
+    alerts: np.ndarray  # points scoring above the threshold
+    inside: np.ndarray  # such points inside an incident
+    detected: np.ndarray  # incidents with such a point
+    delay_sum: np.ndarray  # over detected incidents: first such point minus the start
+    incidents: int = 0
+
+    @classmethod
+    def zeros(cls, k: int) -> _Totals:
+        return cls(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k))
+
+    def add(
+        self, scores: np.ndarray, times: np.ndarray, incidents: Sequence[Incident], cuts: np.ndarray
+    ) -> None:
+        """Judge one group's scores (``times`` sorted) at every cut at once."""
+        self.alerts += _above(scores, cuts)
+        self.incidents += len(incidents)
+        if not incidents:
+            return
+        starts = np.fromiter((i.start for i in incidents), dtype=float, count=len(incidents))
+        ends = np.fromiter((i.end for i in incidents), dtype=float, count=len(incidents))
+        lo = np.searchsorted(times, starts, side="left")
+        hi = np.maximum(np.searchsorted(times, ends, side="left"), lo)
+        self.inside += _above(scores[_ranges(*_union(lo, hi))], cuts)
+        per = max(1, _CELLS // max(len(cuts), 1))
+        for a in range(0, len(incidents), per):
+            chunk = slice(a, a + per)
+            hit, delay = _first_alerts(scores, times, starts[chunk], lo[chunk], hi[chunk], cuts)
+            self.detected += hit.sum(axis=0)
+            # one incident after another, as a running sum would add them
+            self.delay_sum = np.cumsum(np.vstack([self.delay_sum, delay]), axis=0)[-1]
+
+    def columns(self, span_days: float, labelled: bool) -> dict[str, np.ndarray]:
+        """The figures of every threshold, as result columns."""
+        out = {"alerts": self.alerts.astype(np.int64), "alerts_per_day": self.alerts / span_days}
+        if labelled:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                precision = np.where(self.alerts > 0, self.inside / self.alerts, np.nan)
+                none = np.full(len(self.alerts), np.nan)
+                recall = self.detected / self.incidents if self.incidents else none
+                both = precision + recall
+                out["precision"] = precision
+                out["recall"] = recall
+                out["f1"] = np.where(
+                    (both != 0) & (both == both), 2 * precision * recall / both, 0.0
+                )
+                out["mean_delay_s"] = np.where(
+                    self.detected > 0, self.delay_sum / self.detected, np.nan
+                )
+        return out
+
+
+def _first_alerts(
+    scores: np.ndarray,
+    times: np.ndarray,
+    starts: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    cuts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (incident, cut): whether a point of ``[lo, hi)`` scores above the cut, and the
+    delay of the first one (its time minus the incident's start; 0 where none does).
+
+    The incidents' points are laid end to end; incident i's points count the cuts below
+    them offset by ``i * (k + 1)``, so one running maximum over all of them is each
+    incident's own running maximum, and one binary search per (incident, cut) finds the
+    first point that passes the cut.
+    """
+    k, m = len(cuts), len(lo)
+    at = _ranges(lo, hi)
+    if not len(at):
+        return np.zeros((m, k), dtype=bool), np.zeros((m, k))
+    lengths = hi - lo
+    offsets = np.arange(m) * (k + 1)
+    running = np.maximum.accumulate(_cuts_below(scores[at], cuts) + np.repeat(offsets, lengths))
+    first = np.searchsorted(running, offsets[:, None] + np.arange(k), side="right")
+    hit = first < np.cumsum(lengths)[:, None]
+    when = times[at][np.minimum(first, len(at) - 1)]
+    return hit, np.where(hit, when - starts[:, None], 0.0)
 
 
 def _from_rule(rule: Rule | Mapping[str, Any]) -> tuple[str, str, dict[str, list[Any]]]:
@@ -232,74 +393,70 @@ def sweep(
         if column not in data.columns:
             raise ValueError(f"no column {column!r} in the data (columns: {list(data.columns)})")
     cuts = np.asarray(sorted(float(t) for t in thresholds), dtype=float)
-    all_times = _epoch(data[timestamp])
-    all_values = pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
-    span_days = max((np.nanmax(all_times) - np.nanmin(all_times)) / 86400.0, 1 / 86400.0)
-    # per group: (key, times sorted, values in time order), prepared once for every setting
-    series: list[tuple[Any, np.ndarray, np.ndarray]] = []
-    positions = (
-        data.groupby(group, sort=False).indices.items() if group else [(None, np.arange(len(data)))]
-    )
-    for key, rows_of in positions:
-        times, values = all_times[rows_of], all_values[rows_of]
-        if len(times) > 1 and not (np.diff(times) >= 0).all():
-            order = np.argsort(times, kind="stable")
-            times, values = times[order], values[order]
-        series.append((key, times, values))
+    series = _series(data, timestamp, value, group)
+    span_days = _span_days(series)
     keys = list((grid or {}).keys())
-    rows: list[dict[str, Any]] = []
-    for combo in itertools.product(*[(grid or {})[k] for k in keys]):
+    combos = list(itertools.product(*[(grid or {})[k] for k in keys]))
+    parts: list[dict[str, Any]] = []
+    for combo in combos:
         params = dict(zip(keys, combo, strict=True))
-        alerts = np.zeros(len(cuts))
-        inside = np.zeros(len(cuts))
-        detected = np.zeros(len(cuts))
-        delay_sum = np.zeros(len(cuts))
-        n_incidents = 0
+        totals = _Totals.zeros(len(cuts))
         scored: list[tuple[Any, np.ndarray, np.ndarray, list[Incident]]] = []
         for key, times, values in series:
             incidents = labels.for_group(key) if labels is not None else []
             group_scores = _scores(method, params, values)
-            prepared = _prepare(group_scores, times, incidents, cuts)
+            totals.add(group_scores, times, incidents, cuts)
             if nab_profile is not None:
                 scored.append((key, times, group_scores, incidents))
-            alerts += prepared.alerts
-            inside += prepared.inside
-            n_incidents += len(incidents)
-            for peak, (running, when), start in zip(
-                prepared.incident_max,
-                prepared.incident_runs,
-                prepared.incident_starts,
-                strict=True,
-            ):
-                hit = peak > cuts
-                detected += hit
-                if len(running):
-                    first = np.searchsorted(running, cuts, side="right")
-                    first = np.minimum(first, len(running) - 1)
-                    delay_sum += np.where(hit, when[first] - start, 0.0)
-        nab_scores = (
-            _nab_scores(scored, cuts, nab_profile)
-            if nab_profile is not None and labels is not None
-            else None
+        part: dict[str, Any] = totals.columns(span_days, labels is not None)
+        if nab_profile is not None and labels is not None:
+            part[f"nab_{nab_profile}"] = _nab_scores(scored, cuts, nab_profile)
+        parts.append(part)
+    if not parts or not len(cuts):
+        return pd.DataFrame()
+    columns: dict[str, Any] = {"method": [method] * (len(combos) * len(cuts))}
+    for i, key in enumerate(keys):
+        columns[key] = [combo[i] for combo in combos for _ in cuts]
+    columns["threshold"] = np.tile(cuts, len(combos))
+    for name in parts[0]:
+        columns[name] = np.concatenate([part[name] for part in parts])
+    return pd.DataFrame(columns)
+
+
+def _series(
+    data: pd.DataFrame, timestamp: str, value: str, group: str | None
+) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+    """Per group: (key, times sorted, values in time order), prepared once for every
+    setting; without groups the columns' own arrays (no copy when already in order)."""
+    all_times = _epoch(data[timestamp])
+    column = data[value]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiu":
+        all_values = column.to_numpy(dtype=float)  # no copy for a float column
+    else:
+        all_values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if group is None:
+        parts: Iterable[tuple[Any, np.ndarray, np.ndarray]] = [(None, all_times, all_values)]
+    else:
+        parts = (
+            (key, all_times[rows_of], all_values[rows_of])
+            for key, rows_of in data.groupby(group, sort=False).indices.items()
         )
-        for i, cut in enumerate(cuts):
-            row: dict[str, Any] = {"method": method, **params, "threshold": float(cut)}
-            row["alerts"] = int(alerts[i])
-            row["alerts_per_day"] = float(alerts[i] / span_days)
-            if labels is not None:
-                precision = float(inside[i] / alerts[i]) if alerts[i] else float("nan")
-                recall = float(detected[i] / n_incidents) if n_incidents else float("nan")
-                both = precision + recall
-                row["precision"] = precision
-                row["recall"] = recall
-                row["f1"] = 2 * precision * recall / both if both and both == both else 0.0
-                row["mean_delay_s"] = (
-                    float(delay_sum[i] / detected[i]) if detected[i] else float("nan")
-                )
-            if nab_scores is not None:
-                row[f"nab_{nab_profile}"] = nab_scores[i]
-            rows.append(row)
-    return pd.DataFrame(rows)
+    series = []
+    for key, times, values in parts:
+        if len(times) > 1 and not (times[1:] >= times[:-1]).all():
+            order = np.argsort(times, kind="stable")
+            times, values = times[order], values[order]
+        series.append((key, times, values))
+    return series
+
+
+def _span_days(series: Sequence[tuple[Any, np.ndarray, np.ndarray]]) -> float:
+    """Days from the first to the last timestamp (at least one second's worth)."""
+    # times are sorted with NaN last: the ends are the extremes unless NaN is among them
+    ends = np.array([t[i] for _, t, _ in series if len(t) for i in (0, -1)], dtype=float)
+    if np.isnan(ends).any():
+        ends = np.concatenate([t for _, t, _ in series])
+    return max(float(np.nanmax(ends) - np.nanmin(ends)) / 86400.0, 1 / 86400.0)
 
 
 def _nab_scores(
@@ -307,11 +464,23 @@ def _nab_scores(
     cuts: np.ndarray,
     profile: str,
 ) -> list[float]:
-    """The NAB score of "alert where score > cut" for each cut; groups are files."""
-    from cepkit.nab import Corpus, DataFile, Window, score_corpus
+    """The NAB score of "alert where score > cut" for each cut; groups are files.
 
-    files = []
-    for key, times, _, incidents in scored:
+    The corpus rows (credits, windows) are gathered once; each cut then only tallies its
+    detections, exactly as :func:`cepkit.nab.score_corpus` at a fixed threshold does.
+    """
+    from cepkit.nab import (
+        Corpus,
+        DataFile,
+        NabError,
+        ScoredRows,
+        Window,
+        normalised_score,
+    )
+
+    files, raw = [], []
+    for key, times, group_scores, incidents in scored:
+        raw.append(group_scores)
         windows: list[Window] = []
         for incident in sorted(incidents, key=lambda i: i.start):
             lo, hi = np.searchsorted(times, [incident.start, incident.end], side="left")
@@ -324,14 +493,20 @@ def _nab_scores(
         stamps = (times * 1e6).astype("int64").astype("datetime64[us]")
         files.append(DataFile(f"group/{key}", stamps, np.zeros(len(times)), tuple(windows)))
     corpus = Corpus(tuple(files))
+    if profile not in corpus.profiles:
+        raise NabError(f"unknown profile {profile!r}; the corpus has {sorted(corpus.profiles)}")
+    weights = corpus.profiles[profile]
+    rows = ScoredRows.gather(corpus, {f.name: np.zeros(f.n_rows) for f in files})
+    scores = np.concatenate([s[f.probationary_length :] for f, s in zip(files, raw, strict=True)])
+    null = -weights.fn_weight * rows.n_windows
+    perfect = weights.tp_weight * corpus.n_windows
     out = []
     for cut in cuts:
-        detections = {
-            f"group/{key}": (np.nan_to_num(s, nan=-np.inf) > cut).astype(float)
-            for key, _, s, _ in scored
-        }
-        result = score_corpus(corpus, detections, profiles=profile, threshold=1.0)
-        out.append(float(result[profile].score))
+        detected = ScoredRows(
+            (scores > cut).astype(float), rows.sigmoid, rows.window, rows.n_windows
+        )
+        tally = detected.at_threshold(weights, 1.0)
+        out.append(float(normalised_score(tally.raw_score, null, perfect)))
     return out
 
 

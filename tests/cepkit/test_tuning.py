@@ -186,3 +186,142 @@ def test_a_rule_can_be_swept() -> None:
     schedule = json.loads((ROOT / "data" / "rules" / "pack" / "03_health_check.json").read_text())
     with pytest.raises(ValueError, match="only anomaly rules and metric rules"):
         sweep(frame, schedule, thresholds=[1])
+
+
+def per_threshold(
+    frame: pd.DataFrame,
+    method: str,
+    params: dict[str, object],
+    cut: float,
+    incidents: Incidents,
+    nab_profile: str | None = None,
+) -> dict[str, float]:
+    """The figures of one threshold the plain way: rescore, compare, loop over incidents."""
+    from cepkit.nab import Corpus, DataFile, Window, score_corpus
+
+    alerts = inside = detected = n = 0
+    delays: list[float] = []
+    span = frame["timestamp"].max() - frame["timestamp"].min()
+    files, detections = [], {}
+    for host, part in frame.groupby("host", sort=False):
+        part = part.sort_values("timestamp", kind="stable")
+        times = part["timestamp"].to_numpy(dtype=float)
+        values = part["v"].to_numpy(dtype=float)
+        scores = values if method == "threshold" else create(method, **params).score_series(values)
+        fired = np.array([s > cut for s in scores], dtype=bool)  # NaN never fires
+        alerts += int(fired.sum())
+        in_any = np.zeros(len(times), dtype=bool)
+        windows: list[Window] = []  # overlapping incidents (sharing a row) are one window
+        for inc in incidents.for_group(host):
+            n += 1
+            mask = (times >= inc.start) & (times < inc.end)
+            in_any |= mask
+            hits = np.flatnonzero(fired & mask)
+            if len(hits):
+                detected += 1
+                delays.append(times[hits[0]] - inc.start)
+        for inc in sorted(incidents.for_group(host), key=lambda i: i.start):
+            rows = np.flatnonzero((times >= inc.start) & (times < inc.end))
+            if not len(rows):
+                continue
+            if windows and rows[0] <= windows[-1].end:
+                windows[-1] = Window(windows[-1].start, max(windows[-1].end, int(rows[-1])))
+            else:
+                windows.append(Window(int(rows[0]), int(rows[-1])))
+        inside += int((fired & in_any).sum())
+        stamps = (times * 1e6).astype("int64").astype("datetime64[us]")
+        files.append(DataFile(f"group/{host}", stamps, np.zeros(len(times)), tuple(windows)))
+        detections[f"group/{host}"] = fired.astype(float)
+    precision = inside / alerts if alerts else math.nan
+    recall = detected / n if n else math.nan
+    both = precision + recall
+    out = {
+        "alerts": alerts,
+        "alerts_per_day": alerts / max(span / 86400.0, 1 / 86400.0),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / both if both and not math.isnan(both) else 0.0,
+        "mean_delay_s": sum(delays) / len(delays) if delays else math.nan,
+    }
+    if nab_profile is not None:
+        result = score_corpus(Corpus(tuple(files)), detections, profiles=nab_profile, threshold=1)
+        out[f"nab_{nab_profile}"] = result[nab_profile].score
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_figures_equal_a_per_threshold_computation(seed: int) -> None:
+    """Every figure of every threshold, on random data, against :func:`per_threshold`:
+    unsorted timestamps, three hosts, overlapping, empty and out-of-range incidents, NaN
+    values (threshold method), an evenly spaced grid and an uneven one with duplicates."""
+    rng = np.random.default_rng(seed)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "timestamp": rng.permutation(n) * 60.0 + rng.integers(0, 3, n) * 7.5,
+            "host": rng.choice(["a", "b", "c"], n),
+            "v": np.round(rng.normal(50, 5, n), 1) + np.where(rng.random(n) < 0.02, 30, 0),
+        }
+    )
+    starts = rng.integers(-20, n + 20, 12) * 60.0
+    incidents = Incidents(
+        Incident(float(s), float(s + w * 60.0), g)
+        for s, w, g in zip(
+            starts, rng.integers(-1, 40, 12), rng.choice(["a", "b", "c", None], 12), strict=True
+        )
+    )
+    cases: list[tuple[str, dict[str, object], np.ndarray]] = [
+        ("zscore", {"window": 30, "min_baseline": 5}, np.linspace(0, 6, 61)),
+        ("zscore", {"window": 30, "min_baseline": 5}, np.round(rng.uniform(0, 6, 40), 1)),
+        ("iqr", {"window": 40, "min_baseline": 5}, np.linspace(0, 4, 33)),
+        ("ema", {"alpha": 0.2, "min_baseline": 5}, np.linspace(-1, 5, 25)),
+        ("threshold", {}, rng.choice(frame["v"].to_numpy(), 40)),  # cuts on values, repeated
+    ]
+    nan_frame = frame.assign(v=frame["v"].where(rng.random(n) > 0.05))
+    for method, params, cuts in cases:
+        data = nan_frame if method == "threshold" else frame
+        grid = {k: [v] for k, v in params.items()}
+        profile = "standard" if method in ("zscore", "threshold") else None
+        result = sweep(
+            data,
+            method,
+            grid,
+            thresholds=cuts,
+            value="v",
+            group="host",
+            labels=incidents,
+            nab_profile=profile,
+        )
+        assert result["threshold"].tolist() == sorted(float(c) for c in cuts)
+        for row in result.to_dict("records"):
+            expected = per_threshold(data, method, params, row["threshold"], incidents, profile)
+            for key, value in expected.items():
+                got = row[key]
+                same = (math.isnan(value) and math.isnan(got)) or got == pytest.approx(value)
+                assert same, (method, row["threshold"], key, got, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(-1e6, 1e6),
+    st.floats(1e-6, 1e3),
+    st.integers(2, 300),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50),
+)
+def test_counts_above_every_cut_are_exact(
+    origin: float, step: float, k: int, extra: list[float]
+) -> None:
+    """Scores on a cut, one ulp either side of it, and anything else: the counts per
+    cut equal a direct comparison, on a linspace grid (arithmetic) and a jittered one."""
+    from cepkit.tuning import _above, _cuts_below
+
+    cuts = np.linspace(origin, origin + step * (k - 1), k)
+    jittered = np.sort(cuts + np.linspace(0.0, step / 3, k) ** 2 / step)
+    for grid in (cuts, jittered):
+        scores = np.concatenate(
+            [grid, np.nextafter(grid, np.inf), np.nextafter(grid, -np.inf), extra, [np.nan]]
+        )
+        direct = np.array([(np.nan_to_num(scores, nan=-np.inf) > c).sum() for c in grid])
+        assert (_above(scores, grid) == direct).all()
+        placed = np.searchsorted(grid, np.nan_to_num(scores, nan=-np.inf), side="left")
+        assert (_cuts_below(scores, grid) == placed).all()
