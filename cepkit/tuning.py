@@ -39,7 +39,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,39 @@ class Incidents(tuple[Incident, ...]):
     def from_csv(cls, path: str | Path, **columns: str) -> Incidents:
         """:meth:`from_frame` of a CSV file (e.g. ``data/samples/incidents.csv``)."""
         return cls.from_frame(pd.read_csv(path), **columns)
+
+    @classmethod
+    def from_labels(
+        cls,
+        source: str | Path | IO[str] | pd.DataFrame,
+        *,
+        group: str = "host",
+        rule_name: str | None = None,
+        min_seconds: float = 1.0,
+    ) -> Incidents:
+        """The operators' verdicts the server exports (``GET /cep/events/labels?format=csv``,
+        a file, a URL or a DataFrame): events acknowledged as real (``label`` ``incident``)
+        become incidents, the ones dismissed as noise do not. An instant (a per-event
+        firing) becomes a window of ``min_seconds``. ``rule_name`` keeps one rule's.
+
+        >>> import io
+        >>> rows = ["start,end,label,rule_id,rule_name,event_id,host",
+        ...         "2026-02-08T10:00:00+00:00,2026-02-08T10:05:00+00:00,incident,r,cpu,e1,a",
+        ...         "2026-02-08T11:00:00+00:00,2026-02-08T11:00:00+00:00,noise,r,cpu,e2,b"]
+        >>> text = chr(10).join(rows)
+        >>> [(i.end - i.start, i.group) for i in Incidents.from_labels(io.StringIO(text))]
+        [(300.0, 'a')]
+        """
+        frame = source if isinstance(source, pd.DataFrame) else pd.read_csv(source)
+        for column in ("start", "end", "label"):
+            if column not in frame.columns:
+                raise CepkitError(f"labels: missing column {column!r}")
+        keep = frame["label"] == "incident"
+        if rule_name is not None:
+            keep &= frame["rule_name"] == rule_name
+        chosen = frame[keep]
+        incidents = cls.from_frame(chosen, group=group)
+        return cls(Incident(i.start, max(i.end, i.start + min_seconds), i.group) for i in incidents)
 
     @classmethod
     def from_nab(cls, path: str | Path, file: str) -> Incidents:
