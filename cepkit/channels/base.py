@@ -1,0 +1,244 @@
+"""What every channel sender is: one attempt to deliver one :class:`Message`.
+
+A sender is built per delivery from its validated configuration and a
+:class:`SendContext` (the HTTP client, the clock, the timeout, a TLS context), and
+:meth:`Sender.send` makes **one** attempt and returns an :class:`Outcome`; it never
+raises for a failed delivery and never retries: retries, the circuit breaker, target
+checks and secret redaction wrap it (``cepkit.actions``). ``Sender.targets`` names the
+hosts it will contact, so they can be checked before anything is sent.
+
+>>> outcome = outcome_for_status(404, what="Webhook URL")
+>>> outcome.error, outcome.retryable
+('HTTP 404: Webhook URL not found', False)
+>>> outcome_for_status(503).retryable
+True
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from cepkit.channels import ChannelConfig
+from cepkit.clock import Clock
+
+__all__ = [
+    "RETRYABLE_STATUS",
+    "Message",
+    "Outcome",
+    "SendContext",
+    "Sender",
+    "http_send",
+    "outcome_for_status",
+    "secret_values",
+    "url_secrets",
+]
+
+#: HTTP statuses worth another try (rate limits, timeouts, server errors)
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+_PHRASES = {
+    401: "Unauthorized (check the token or API key)",
+    403: "Forbidden (check the token or its permissions)",
+    429: "Rate limited",
+}
+
+
+class Message(BaseModel):
+    """A rendered notification: the text plus what a channel may use to format it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    subject: str | None = None
+    severity: str | None = None
+    rule_name: str | None = None
+    rule_id: str | None = None
+    firing_id: str | None = None
+    event_time: datetime | None = None
+
+
+class Outcome(BaseModel):
+    """The result of one attempt.
+
+    ``retry_after`` is the raw ``Retry-After`` header (seconds or an HTTP date);
+    ``contacted`` is False when nothing was sent (a configuration problem), which
+    does not count against the circuit breaker.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    retryable: bool = False
+    retry_after: str | None = None
+    contacted: bool = True
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What a sender may use: the shared HTTP client, the clock, a per-attempt timeout."""
+
+    client: httpx.AsyncClient
+    clock: Clock
+    timeout: float = 10.0
+    ssl_context: ssl.SSLContext | None = None
+
+
+def _secrets_in(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        yield secret
+        words = secret.split()
+        if len(words) > 1:  # "Bearer <token>": the token alone is a secret too
+            yield from (word for word in words if len(word) >= 8)
+        elif secret.startswith(("http://", "https://")) and len(urlsplit(secret).path) >= 8:
+            yield urlsplit(secret).path  # a webhook URL's path is its credential
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _secrets_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secrets_in(item)
+
+
+def secret_values(config: ChannelConfig) -> list[str]:
+    """Every ``SecretStr`` value inside a configuration (to redact from any text),
+    and the long words of a multi-word one (the token of ``Bearer <token>``).
+
+    >>> from cepkit.channels import SlackConfig, WebhookChannelConfig
+    >>> secret_values(SlackConfig(webhook_url="https://hooks.example/T1/B2/xyz"))
+    ['https://hooks.example/T1/B2/xyz', '/T1/B2/xyz']
+    >>> headers = {"Authorization": "Bearer tok-12345"}
+    >>> secret_values(WebhookChannelConfig(url="http://x", headers=headers))
+    ['Bearer tok-12345', 'tok-12345']
+    """
+    return [secret for secret in _secrets_in(config) if secret]
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that may be credentials: the password and query values.
+
+    >>> url_secrets("https://user:pw@example.com/hook?token=abc123")
+    ['pw', 'abc123']
+    """
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    return found + [value for _, value in parse_qsl(parts.query) if value]
+
+
+class Sender(ABC):
+    """One channel's delivery; subclasses set ``channel`` and ``config_model``."""
+
+    channel: ClassVar[str]
+    config_model: ClassVar[type[ChannelConfig]]
+
+    def __init__(self, config: ChannelConfig, context: SendContext) -> None:
+        if not isinstance(config, self.config_model):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.config_model.__name__}, "
+                f"got {type(config).__name__}"
+            )
+        self.config = config
+        self.context = context
+
+    @abstractmethod
+    async def send(self, message: Message) -> Outcome:
+        """Make one delivery attempt."""
+
+    @abstractmethod
+    def targets(self) -> list[str]:
+        """The URLs (``https://...``, ``smtp://host:port``) this sender will contact."""
+
+    def describe(self) -> str:
+        """A target description safe to log and return (no secret in it)."""
+        return self.channel
+
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in results, errors or logs."""
+        return secret_values(self.config)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """A short, single-line hint from an error body (Slack's ``no_service``, JSON ``message``)."""
+    try:
+        text = response.text.strip()
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return ""
+    if not text or text.startswith("<"):
+        return ""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        hint = data.get("message") or data.get("error") or data.get("detail")
+        text = hint if isinstance(hint, str) else ""
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def outcome_for_status(
+    status: int, *, what: str = "URL", retry_after: str | None = None, hint: str = ""
+) -> Outcome:
+    """Classify an HTTP status: 2xx ok; 408/425/429/5xx retryable; the rest final."""
+    if 200 <= status < 300:
+        return Outcome(ok=True, status_code=status)
+    if status == 404:
+        phrase = f"{what} not found"
+    elif status in _PHRASES:
+        phrase = _PHRASES[status]
+    elif 300 <= status < 400:
+        phrase = "redirect not followed"
+    else:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "unexpected status"
+    error = f"HTTP {status}: {phrase}" + (f" ({hint})" if hint else "")
+    retryable = status in RETRYABLE_STATUS or status >= 500
+    return Outcome(
+        ok=False, status_code=status, error=error, retryable=retryable, retry_after=retry_after
+    )
+
+
+async def http_send(
+    context: SendContext, method: str, url: str, *, what: str = "URL", **request: Any
+) -> Outcome:
+    """One HTTP request mapped to an :class:`Outcome` (redirects are not followed).
+
+    Timeouts and connection failures are retryable; an invalid URL is not.
+    """
+    try:
+        response = await context.client.request(
+            method, url, timeout=context.timeout, follow_redirects=False, **request
+        )
+    except httpx.TimeoutException:
+        return Outcome(ok=False, error=f"Timed out after {context.timeout:g} s", retryable=True)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        return Outcome(ok=False, error=f"Invalid URL: {exc}", contacted=False)
+    except httpx.TransportError as exc:
+        detail = str(exc) or type(exc).__name__
+        return Outcome(ok=False, error=f"Connection failed: {detail}", retryable=True)
+    if response.is_success:
+        return Outcome(ok=True, status_code=response.status_code)
+    return outcome_for_status(
+        response.status_code,
+        what=what,
+        retry_after=response.headers.get("retry-after"),
+        hint=_excerpt(response),
+    )
