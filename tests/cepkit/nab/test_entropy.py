@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from scipy.stats import chi2  # type: ignore[import-untyped]
 
 from cepkit.nab import NabError
-from cepkit.nab.entropy import relative_entropy
+from cepkit.nab.entropy import chi2_isf, relative_entropy
 
 
 def reference(
@@ -110,3 +110,9 @@ def test_bad_input_and_parameters() -> None:
         relative_entropy([1.0, 2.0], alpha=1.5)
     with pytest.raises(NabError, match="margin >= 0"):
         relative_entropy([1.0, 2.0], margin=-0.1)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.05, 0.01, 0.001, 1e-9])
+def test_chi2_quantile_is_scipys(alpha: float) -> None:
+    for dof in range(1, 12):
+        assert chi2_isf(alpha, dof) == pytest.approx(chi2.isf(alpha, dof), rel=1e-12)
