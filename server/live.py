@@ -15,9 +15,11 @@ import logging
 from cepkit.clock import Clock
 from cepkit.store import EventStore, ExecutionLogStore, Journal, SqlRuleStore
 from cepkit.store.logs import ExecTrigger
+from cepkit.store.polling import PollStore
 from server.dispatch import ActionQueue, Executor, Job, plan_actions
 from server.hub import Hub
 from server.runner import LiveRunner, Outcome
+from server.scheduler import MetricPoller, Scheduler
 
 __all__ = ["LiveServices"]
 
@@ -60,6 +62,17 @@ class LiveServices:
             checkpoint_seconds=checkpoint_seconds,
             on_outcome=self._on_outcome,
         )
+        self.poller = MetricPoller(
+            self.runner, PollStore(store.engine), clock=clock, check_seconds=tick_seconds
+        )
+        self.scheduler = Scheduler(
+            self.runner,
+            store,
+            self.events,
+            clock=clock,
+            tick_seconds=tick_seconds,
+            poller=self.poller,
+        )
         self.tick_seconds = tick_seconds
         self._ticker: asyncio.Task[None] | None = None
 
@@ -79,6 +92,8 @@ class LiveServices:
         replayed = await asyncio.to_thread(self.runner.start)
         if replayed:
             log.info("recovered: %d journal entries replayed", replayed)
+        self.scheduler.start()
+        await self.poller.start()
         if self.tick_seconds > 0:
             self._ticker = asyncio.create_task(self._tick_forever())
 
@@ -86,7 +101,7 @@ class LiveServices:
         while True:
             await asyncio.sleep(self.tick_seconds)
             try:
-                await asyncio.to_thread(self.runner.tick)
+                await asyncio.to_thread(self.scheduler.tick)
             except Exception:  # the ticker must survive a bad tick
                 log.exception("live runner tick failed")
 
@@ -97,6 +112,8 @@ class LiveServices:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        await self.poller.stop()
+        self.scheduler.stop()
         try:
             await asyncio.to_thread(self.runner.checkpoint)
         except Exception:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from server.routes import events, ingest, packs, rule_ops, rules
+from server.routes import events, ingest, packs, rule_ops, rules, scheduler
 
 __all__ = ["ROUTERS"]
 
@@ -12,4 +12,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     rule_ops.router,
     ingest.router,
     events.router,
+    scheduler.router,
 )
