@@ -176,6 +176,16 @@ class Rule(Spec):
     rule_name: str
     description: str = ""
     owner: str | None = None
+    backup_owner: str | None = Field(
+        default=None, validation_alias=AliasChoices("backup_owner", "backupOwner")
+    )
+    purpose: str | None = None
+    runbook: str | None = Field(default=None, description="link to (or text of) the runbook")
+    disable_criteria: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("disable_criteria", "disableCriteria"),
+        description="when to deactivate the rule (one sentence, or a list of them)",
+    )
     severity: str = "medium"
     priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None
     is_active: bool = False
@@ -238,6 +248,13 @@ class Rule(Spec):
     @classmethod
     def _group_by(cls, value: Any) -> Any:
         return comma_list(value)
+
+    @field_validator("disable_criteria", mode="before")
+    @classmethod
+    def _criteria(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value.strip()] if value.strip() else []
+        return value
 
     @field_validator("priority", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from server.routes import events, ingest, packs, rule_ops, rules, scheduler
+from server.routes import events, handoff, ingest, packs, rule_ops, rules, scheduler, stats
 
 __all__ = ["ROUTERS"]
 
@@ -13,4 +13,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
     events.router,
     scheduler.router,
+    stats.router,
+    handoff.router,
 )
