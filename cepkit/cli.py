@@ -179,6 +179,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and webhook URLs of Slack/Discord are secrets
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from server.app import create_app
     from server.settings import Settings

@@ -16,8 +16,9 @@ the store is closed on shutdown. Library errors map to HTTP answers here:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -49,6 +50,8 @@ from server.schemas import json_loc, json_path, problem_dict, rule_document_comp
 from server.settings import Settings
 
 __all__ = ["PackReport", "create_app", "load_rule_pack"]
+
+Sleep = Callable[[float], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +172,9 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _live_services(store: RuleStore, settings: Settings, clock: Clock) -> LiveServices | None:
+def _live_services(
+    store: RuleStore, settings: Settings, clock: Clock, sleep: Sleep | None
+) -> LiveServices | None:
     """The live runner on the rule store's database (None for a store without SQL)."""
     if not isinstance(store, SqlRuleStore):
         log.warning("store %r has no SQL engine: live ingest and events are off", store)
@@ -181,6 +186,7 @@ def _live_services(store: RuleStore, settings: Settings, clock: Clock) -> LiveSe
         checkpoint_seconds=settings.checkpoint_seconds,
         action_timeout=settings.action_timeout,
         action_workers=settings.action_workers,
+        sleep=sleep if sleep is not None else asyncio.sleep,
     )
 
 
@@ -189,8 +195,10 @@ def create_app(
     *,
     store: RuleStore | None = None,
     clock: Clock | None = None,
+    sleep: Sleep | None = None,
 ) -> FastAPI:
-    """Build the app. ``store`` (if given) is used as is and not closed by the app."""
+    """Build the app. ``store`` (if given) is used as is and not closed by the app;
+    ``sleep`` replaces ``asyncio.sleep`` between delivery retries (tests)."""
     settings = settings if settings is not None else Settings()
     clock = clock if clock is not None else SystemClock()
 
@@ -206,7 +214,7 @@ def create_app(
         try:
             if settings.rule_pack is not None:
                 load_rule_pack(active, settings.rule_pack)
-            live = _live_services(active, settings, clock)
+            live = _live_services(active, settings, clock, sleep)
             app.state.live = live
             if live is not None:
                 await live.start()

@@ -11,12 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from cepkit.clock import Clock
 from cepkit.store import EventStore, ExecutionLogStore, Journal, SqlRuleStore
+from cepkit.store.channels import ChannelStore
+from cepkit.store.deliveries import DeadLetterStore
 from cepkit.store.logs import ExecTrigger
 from cepkit.store.polling import PollStore
-from server.dispatch import ActionQueue, Executor, Job, plan_actions
+from server.delivery import Delivery
+from server.dispatch import ActionQueue, Executor, Job
 from server.hub import Hub
 from server.runner import LiveRunner, Outcome
 from server.scheduler import MetricPoller, Scheduler
@@ -39,15 +44,21 @@ class LiveServices:
         checkpoint_seconds: float = 10.0,
         action_timeout: float = 5.0,
         action_workers: int = 4,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
         self.clock = clock
         self.events = EventStore(store.engine, clock=clock)
         self.logs = ExecutionLogStore(store.engine)
         self.journal = Journal(store.engine)
+        self.channels = ChannelStore(store.engine, clock=clock)
+        self.dead_letters = DeadLetterStore(store.engine, clock=clock)
+        self.delivery = Delivery(
+            store, self.channels, self.dead_letters, clock=clock, chain=self._chain, sleep=sleep
+        )
         self.hub = Hub()
         self.actions = ActionQueue(
-            executor if executor is not None else plan_actions,
+            executor if executor is not None else self.delivery.execute,
             self.logs,
             clock=clock,
             workers=action_workers,
@@ -84,10 +95,17 @@ class LiveServices:
         for firing, rule in outcome.suppressed:
             self.actions.submit(Job(rule, firing, None, "ingest"))
 
+    async def _chain(self, rule_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A ``trigger`` action: the chained rule evaluates the payload as an event; what
+        it fires is stored and its actions are queued like any other."""
+        outcome = await asyncio.to_thread(self.runner.run_rule, rule_id, payload)
+        return {"rule_id": rule_id, "events": [e.event_id for e, _, _ in outcome.events]}
+
     async def start(self) -> None:
         """Start the workers, recover the runner, start the ticker."""
         loop = asyncio.get_running_loop()
         self.hub.bind(loop)
+        await self.delivery.start()
         await self.actions.start()
         replayed = await asyncio.to_thread(self.runner.start)
         if replayed:
@@ -119,3 +137,4 @@ class LiveServices:
         except Exception:
             log.exception("final checkpoint failed")
         await self.actions.stop()
+        await self.delivery.stop()

@@ -239,6 +239,24 @@ class LiveRunner:
         self._emit(outcome)
         return outcome
 
+    def run_rule(self, rule_id: str, payload: dict[str, Any]) -> Outcome:
+        """One payload through one running rule (a chained ``trigger`` action).
+
+        Not journalled: a chain follows from a firing that is. A rule that is not running
+        (inactive or unknown) does nothing.
+        """
+        with self._lock:
+            live = self._live.get(rule_id)
+            if live is None:
+                log.warning("chained rule %s is not running; payload dropped", rule_id)
+                return Outcome()
+            rule = live.runtime.rule
+            outcome = self._store(
+                [(f, rule) for f in live.runtime.process(payload)], "default", "ingest"
+            )
+        self._emit(outcome)
+        return outcome
+
     # --- queries -------------------------------------------------------------------------
 
     def runtime(self, rule_id: str) -> RuleRuntime | None:

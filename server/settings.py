@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How often the runner saves its state."
     )
     action_timeout: float = Field(
-        default=5.0, gt=0, description="Time limit of one rule execution's actions (s)."
+        default=60.0,
+        gt=0,
+        description="Time limit of one rule execution's actions, retries included (s).",
     )
     action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
     host: str = "127.0.0.1"

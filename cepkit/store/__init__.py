@@ -18,6 +18,8 @@ name :class:`~cepkit.errors.RuleConflict`, backend failures
 """
 
 from cepkit.store.base import METADATA_KEYS, RuleStore, RuleVersion, StoredRule
+from cepkit.store.channels import ChannelStore
+from cepkit.store.deliveries import DeadLetterStore
 from cepkit.store.events import EventStore, StoredEvent
 from cepkit.store.journal import Journal
 from cepkit.store.logs import ExecutionLog, ExecutionLogStore
@@ -25,6 +27,8 @@ from cepkit.store.sql import SqlRuleStore, create_store, database_url
 
 __all__ = [
     "METADATA_KEYS",
+    "ChannelStore",
+    "DeadLetterStore",
     "EventStore",
     "ExecutionLog",
     "ExecutionLogStore",

@@ -42,6 +42,7 @@ class StoredRule(BaseModel):
     created_at: datetime
     updated_at: datetime
     document: dict[str, Any]
+    tenant: str = "default"
 
     @property
     def rule_name(self) -> str | None:
@@ -92,34 +93,41 @@ class RuleVersion(BaseModel):
 
 @runtime_checkable
 class RuleStore(Protocol):
-    """Persistence of rule documents.
+    """Persistence of rule documents, each owned by a tenant (``default`` unless given).
+
+    ``tenant=None`` on a read or write means any tenant (the server's own use); a tenant
+    given makes another tenant's rule look like no rule at all (RuleNotFound).
 
     Errors: :class:`~cepkit.errors.RuleNotFound` for an unknown id,
     :class:`~cepkit.errors.RuleConflict` for a second rule with the same ``rule_name``,
     :class:`~cepkit.errors.StoreError` for anything the backend reports.
     """
 
-    def create(self, document: Mapping[str, Any]) -> StoredRule:
-        """Store a new rule (version 1) under a fresh ``rule_id``."""
+    def create(self, document: Mapping[str, Any], *, tenant: str = "default") -> StoredRule:
+        """Store a new rule (version 1) under a fresh ``rule_id``, owned by ``tenant``."""
         ...
 
-    def get(self, rule_id: str) -> StoredRule:
-        """The stored rule with that id."""
+    def get(self, rule_id: str, *, tenant: str | None = None) -> StoredRule:
+        """The stored rule with that id (of that tenant, when given)."""
         ...
 
-    def list(self, *, active: bool | None = None) -> builtins.list[StoredRule]:
-        """Every stored rule in creation order, optionally only (in)active ones."""
+    def list(
+        self, *, active: bool | None = None, tenant: str | None = None
+    ) -> builtins.list[StoredRule]:
+        """Every stored rule in creation order, optionally only (in)active or one tenant's."""
         ...
 
-    def update(self, rule_id: str, document: Mapping[str, Any]) -> StoredRule:
+    def update(
+        self, rule_id: str, document: Mapping[str, Any], *, tenant: str | None = None
+    ) -> StoredRule:
         """Replace the document; the version grows by one."""
         ...
 
-    def delete(self, rule_id: str) -> None:
+    def delete(self, rule_id: str, *, tenant: str | None = None) -> None:
         """Remove the rule and its history."""
         ...
 
-    def versions(self, rule_id: str) -> builtins.list[RuleVersion]:
+    def versions(self, rule_id: str, *, tenant: str | None = None) -> builtins.list[RuleVersion]:
         """The rule's history, oldest first (one entry per create/update)."""
         ...
 

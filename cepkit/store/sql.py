@@ -1,6 +1,6 @@
 """Rule documents in SQL, on SQLAlchemy Core: SQLite embedded, PostgreSQL scaled, same code.
 
-Two tables: ``rules`` (the current document per rule, with ``rule_name`` unique) and
+Two tables: ``rules`` (the current document per rule, ``rule_name`` unique per tenant) and
 ``rule_versions`` (one row per create/update). Documents are stored as JSON text,
 exactly as given; timestamps come from the injected clock and are kept in UTC.
 Nothing connects until the first call; :func:`create_store` creates missing tables.
@@ -46,12 +46,14 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.schema import CreateSchema
+from sqlalchemy.schema import CreateSchema, CreateTable
 from sqlalchemy.types import TypeDecorator
 
 from cepkit.clock import Clock, SystemClock
@@ -91,12 +93,13 @@ rules_table = Table(
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("rule_id", String(64), nullable=False, unique=True),
     Column("rule_name", String, nullable=False),
+    Column("tenant", String(64), nullable=False, server_default="default"),
     Column("is_active", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("document", Text, nullable=False),
-    UniqueConstraint("rule_name", name="uq_rules_rule_name"),
+    UniqueConstraint("tenant", "rule_name", name="uq_rules_tenant_rule_name"),
 )
 
 versions_table = Table(
@@ -203,6 +206,7 @@ def _raise_conflict_on_integrity(exc: StoreError, name: str) -> None:
 def _stored(row: Row[Any]) -> StoredRule:
     return StoredRule(
         rule_id=row.rule_id,
+        tenant=row.tenant,
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -267,30 +271,93 @@ class SqlRuleStore:
             if self._schema and self.dialect == "postgresql":
                 conn.execute(CreateSchema(self._schema, if_not_exists=True))
             metadata.create_all(conn)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a store made by an earlier cepkit up to date, keeping every row.
+
+        v1 (no ``tenant``; ``rule_name`` unique over all rules) gets a ``tenant`` column,
+        ``default`` for the rules it holds, and uniqueness per tenant. On SQLite the
+        table is rebuilt (foreign keys off, so no version row is lost), as SQLite's own
+        documentation prescribes for changing a constraint.
+        """
+        with mapped("migrate the rules table"), self._engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("rules", schema=self._schema)}
+        if "tenant" in columns:
+            return
+        log.warning("migrating the rules table: adding tenants (existing rules: 'default')")
+        with mapped("migrate the rules table"):
+            if self.dialect == "sqlite":
+                self._rebuild_sqlite_rules()
+            else:
+                table = f'"{self._schema}".rules' if self._schema else "rules"
+                with self._engine.begin() as conn:
+                    for statement in (
+                        f"ALTER TABLE {table} ADD COLUMN tenant VARCHAR(64) "
+                        "NOT NULL DEFAULT 'default'",
+                        f"ALTER TABLE {table} DROP CONSTRAINT uq_rules_rule_name",
+                        f"ALTER TABLE {table} ADD CONSTRAINT uq_rules_tenant_rule_name "
+                        "UNIQUE (tenant, rule_name)",
+                    ):
+                        conn.execute(text(statement))
+
+    def _rebuild_sqlite_rules(self) -> None:
+        """SQLite's 12-step table change: new table, copy, drop old, rename new."""
+        create = str(CreateTable(rules_table).compile(dialect=self._base.dialect))
+        create = create.replace("CREATE TABLE rules ", "CREATE TABLE rules_new ", 1)
+        raw = self._base.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            try:
+                cursor.execute(create)
+                cursor.execute(
+                    "INSERT INTO rules_new (seq, rule_id, rule_name, tenant, is_active, version,"
+                    " created_at, updated_at, document) SELECT seq, rule_id, rule_name,"
+                    " 'default', is_active, version, created_at, updated_at, document FROM rules"
+                )
+                cursor.execute("DROP TABLE rules")
+                cursor.execute("ALTER TABLE rules_new RENAME TO rules")
+                problems = cursor.execute("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise StoreError(f"migration left dangling references: {problems[:3]}")
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+        finally:
+            raw.close()
 
     # --- reads ---------------------------------------------------------------------
 
-    def get(self, rule_id: str) -> StoredRule:
+    def get(self, rule_id: str, *, tenant: str | None = None) -> StoredRule:
         with mapped("read the rule"), self._engine.connect() as conn:
-            row = self._row(conn, rule_id)
+            row = self._row(conn, rule_id, tenant)
         return _stored(row)
 
-    def list(self, *, active: bool | None = None) -> builtins.list[StoredRule]:
+    def list(
+        self, *, active: bool | None = None, tenant: str | None = None
+    ) -> builtins.list[StoredRule]:
         query = select(rules_table).order_by(rules_table.c.seq)
         if active is not None:
             query = query.where(rules_table.c.is_active == active)
+        if tenant is not None:
+            query = query.where(rules_table.c.tenant == tenant)
         with mapped("list the rules"), self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_stored(row) for row in rows]
 
-    def versions(self, rule_id: str) -> builtins.list[RuleVersion]:
+    def versions(self, rule_id: str, *, tenant: str | None = None) -> builtins.list[RuleVersion]:
         query = (
             select(versions_table)
             .where(versions_table.c.rule_id == rule_id)
             .order_by(versions_table.c.version)
         )
         with mapped("read the rule's versions"), self._engine.connect() as conn:
-            self._row(conn, rule_id)
+            self._row(conn, rule_id, tenant)
             rows = conn.execute(query).all()
         return [
             RuleVersion(
@@ -304,17 +371,18 @@ class SqlRuleStore:
 
     # --- writes --------------------------------------------------------------------
 
-    def create(self, document: Mapping[str, Any]) -> StoredRule:
+    def create(self, document: Mapping[str, Any], *, tenant: str = "default") -> StoredRule:
         text, name, active = _encode(document)
         now = self._clock.now()
         rule_id = _new_rule_id()
         try:
             with mapped("create the rule"), self._engine.begin() as conn:
-                self._check_name_free(conn, name, rule_id)
+                self._check_name_free(conn, name, rule_id, tenant)
                 conn.execute(
                     rules_table.insert().values(
                         rule_id=rule_id,
                         rule_name=name,
+                        tenant=tenant,
                         is_active=active,
                         version=1,
                         created_at=now,
@@ -323,20 +391,22 @@ class SqlRuleStore:
                     )
                 )
                 self._append_version(conn, rule_id, 1, now, text)
-                row = self._row(conn, rule_id)
+                row = self._row(conn, rule_id, tenant)
         except StoreError as exc:
             _raise_conflict_on_integrity(exc, name)
             raise
         log.info("rule created rule_id=%s rule_name=%s", rule_id, name)
         return _stored(row)
 
-    def update(self, rule_id: str, document: Mapping[str, Any]) -> StoredRule:
+    def update(
+        self, rule_id: str, document: Mapping[str, Any], *, tenant: str | None = None
+    ) -> StoredRule:
         text, name, active = _encode(document)
         now = self._clock.now()
         try:
             with mapped("update the rule"), self._engine.begin() as conn:
-                current = self._row(conn, rule_id)
-                self._check_name_free(conn, name, rule_id)
+                current = self._row(conn, rule_id, tenant)
+                self._check_name_free(conn, name, rule_id, current.tenant)
                 version = current.version + 1
                 result = conn.execute(
                     rules_table.update()
@@ -353,16 +423,16 @@ class SqlRuleStore:
                 if result.rowcount != 1:
                     raise RuleConflict(f"rule {rule_id!r} was changed concurrently; try again")
                 self._append_version(conn, rule_id, version, now, text)
-                row = self._row(conn, rule_id)
+                row = self._row(conn, rule_id, tenant)
         except StoreError as exc:
             _raise_conflict_on_integrity(exc, name)
             raise
         log.info("rule updated rule_id=%s rule_name=%s version=%d", rule_id, name, version)
         return _stored(row)
 
-    def delete(self, rule_id: str) -> None:
+    def delete(self, rule_id: str, *, tenant: str | None = None) -> None:
         with mapped("delete the rule"), self._engine.begin() as conn:
-            self._row(conn, rule_id)
+            self._row(conn, rule_id, tenant)
             conn.execute(versions_table.delete().where(versions_table.c.rule_id == rule_id))
             conn.execute(rules_table.delete().where(rules_table.c.rule_id == rule_id))
         log.info("rule deleted rule_id=%s", rule_id)
@@ -389,16 +459,21 @@ class SqlRuleStore:
     # --- helpers -------------------------------------------------------------------
 
     @staticmethod
-    def _row(conn: Connection, rule_id: str) -> Row[Any]:
-        row = conn.execute(select(rules_table).where(rules_table.c.rule_id == rule_id)).first()
+    def _row(conn: Connection, rule_id: str, tenant: str | None = None) -> Row[Any]:
+        query = select(rules_table).where(rules_table.c.rule_id == rule_id)
+        if tenant is not None:
+            query = query.where(rules_table.c.tenant == tenant)
+        row = conn.execute(query).first()
         if row is None:
             raise RuleNotFound(rule_id)
         return row
 
     @staticmethod
-    def _check_name_free(conn: Connection, name: str, rule_id: str) -> None:
+    def _check_name_free(conn: Connection, name: str, rule_id: str, tenant: str) -> None:
         owner = conn.execute(
-            select(rules_table.c.rule_id).where(rules_table.c.rule_name == name)
+            select(rules_table.c.rule_id).where(
+                rules_table.c.rule_name == name, rules_table.c.tenant == tenant
+            )
         ).scalar()
         if owner is not None and owner != rule_id:
             raise RuleConflict(f"a rule named {name!r} already exists ({owner})")

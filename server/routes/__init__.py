@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from server.routes import events, handoff, ingest, packs, rule_ops, rules, scheduler, stats
+from server.routes import (
+    channels,
+    deliveries,
+    events,
+    handoff,
+    ingest,
+    packs,
+    rule_ops,
+    rules,
+    scheduler,
+    stats,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -12,6 +23,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     rule_ops.router,
     ingest.router,
     events.router,
+    channels.router,
+    deliveries.router,
     scheduler.router,
     stats.router,
     handoff.router,

@@ -188,7 +188,9 @@ def test_event_detail_ack_is_idempotent_and_dismiss_is_noise(
     assert detail["summary"] == "[high] cpu_over_90: cpu_usage=95 (host=h)" or detail["summary"]
     assert detail["condition_evaluated"]["result"] is True
     assert detail["payload"] == {"timestamp": 60, "host": "h", "cpu_usage": 95}
-    assert [d["status"] for d in detail["deliveries"]] == ["dry_run"]
+    deliveries = detail["deliveries"]
+    assert [d["status"] for d in deliveries] == ["failed"]  # Slack is not configured
+    assert deliveries[0]["actions"][0]["error"] == "channel Slack is not configured"
     first = app_client.post(f"/cep/events/{ids[0]}/ack", json={"by": "kim", "note": "on it"})
     assert first.json()["acked"] is True and first.json()["acked_by"] == "kim"
     clock.advance(60)

@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import sqlalchemy
 from cepkit.clock import FakeClock
 from cepkit.errors import RuleConflict, RuleNotFound, RuleValidationError, StoreError
 from cepkit.store import RuleStore, SqlRuleStore, StoredRule, create_store
+from cepkit.store.sql import metadata
 
 KOREAN_RULE: dict[str, Any] = {
     "rule_name": "production_server_monitor",
@@ -271,7 +273,8 @@ def test_postgres_tables_live_in_the_given_schema(
             ).scalar()
     finally:
         engine.dispose()
-    assert sorted(names) == ["rule_versions", "rules"]
+    assert sorted(names) == sorted(table.name for table in metadata.sorted_tables)
+    assert {"rules", "rule_versions", "events"} <= set(names)
     assert count == 1
 
 
@@ -291,3 +294,94 @@ def test_stored_rule_is_frozen(store: SqlRuleStore) -> None:
     with pytest.raises(ValueError, match="frozen"):
         created.version = 5  # type: ignore[misc]
     assert isinstance(created, StoredRule)
+
+
+def test_tenants_own_their_rules(store: SqlRuleStore) -> None:
+    mine = store.create(rule("shared_name"), tenant="acme")
+    theirs = store.create(rule("shared_name"), tenant="globex")  # same name, other tenant
+    assert (mine.tenant, theirs.tenant) == ("acme", "globex")
+    assert [r.rule_id for r in store.list(tenant="acme")] == [mine.rule_id]
+    assert len(store.list()) == 2
+    with pytest.raises(RuleNotFound):
+        store.get(theirs.rule_id, tenant="acme")
+    with pytest.raises(RuleNotFound):
+        store.update(theirs.rule_id, rule("shared_name"), tenant="acme")
+    with pytest.raises(RuleNotFound):
+        store.delete(theirs.rule_id, tenant="acme")
+    with pytest.raises(RuleConflict):
+        store.create(rule("shared_name"), tenant="acme")
+    assert store.update(mine.rule_id, rule("shared_name"), tenant="acme").version == 2
+
+
+V1_SCHEMA = """
+CREATE TABLE rules (
+    seq INTEGER NOT NULL, rule_id VARCHAR(64) NOT NULL, rule_name VARCHAR NOT NULL,
+    is_active BOOLEAN NOT NULL, version INTEGER NOT NULL, created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL, document TEXT NOT NULL,
+    PRIMARY KEY (seq), UNIQUE (rule_id), CONSTRAINT uq_rules_rule_name UNIQUE (rule_name)
+);
+CREATE TABLE rule_versions (
+    rule_id VARCHAR(64) NOT NULL, version INTEGER NOT NULL, created_at DATETIME NOT NULL,
+    document TEXT NOT NULL, PRIMARY KEY (rule_id, version),
+    FOREIGN KEY(rule_id) REFERENCES rules (rule_id) ON DELETE CASCADE
+);
+INSERT INTO rules VALUES (1, 'rule_aaaaaaaaaaaa', 'old_rule', 1, 2,
+    '2026-02-01 00:00:00', '2026-02-02 00:00:00', '{"rule_name": "old_rule"}');
+INSERT INTO rule_versions VALUES ('rule_aaaaaaaaaaaa', 1, '2026-02-01 00:00:00', '{"v": 1}');
+INSERT INTO rule_versions VALUES ('rule_aaaaaaaaaaaa', 2, '2026-02-02 00:00:00', '{"v": 2}');
+"""
+
+
+def test_a_v1_sqlite_store_is_migrated_without_losing_a_row(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_SCHEMA)
+    store = create_store(f"sqlite:///{path}", clock=clock)
+    try:
+        old = store.get("rule_aaaaaaaaaaaa")
+        assert (old.tenant, old.version, old.rule_name) == ("default", 2, "old_rule")
+        assert [v.document for v in store.versions(old.rule_id)] == [{"v": 1}, {"v": 2}]
+        store.create(rule("old_rule"), tenant="acme")  # the name is now unique per tenant
+        with pytest.raises(RuleConflict):
+            store.create(rule("old_rule"))
+        store.delete(old.rule_id)  # foreign keys still on: the versions go with it
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM rule_versions").fetchone() == (1,)
+    reopened = create_store(f"sqlite:///{path}", clock=clock)  # a second open: no-op
+    assert [r.tenant for r in reopened.list()] == ["acme"]
+    reopened.close()
+
+
+def test_a_v1_postgres_store_is_migrated(pg_url: str, clock: FakeClock) -> None:
+    schema = f"cepkit_v1_{uuid.uuid4().hex[:8]}"
+    engine = sqlalchemy.create_engine(pg_url)
+    ddl = (
+        V1_SCHEMA.replace("DATETIME", "TIMESTAMP WITH TIME ZONE")
+        .replace("seq INTEGER NOT NULL", "seq SERIAL NOT NULL")
+        .replace("'old_rule', 1,", "'old_rule', true,")
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+            conn.execute(sqlalchemy.text(f'SET search_path TO "{schema}"'))
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    conn.execute(sqlalchemy.text(statement))
+            conn.execute(
+                sqlalchemy.text("SELECT setval(pg_get_serial_sequence('rules', 'seq'), 1)")
+            )
+        store = create_store(pg_url, clock=clock, schema=schema)
+        try:
+            assert store.get("rule_aaaaaaaaaaaa").tenant == "default"
+            assert len(store.versions("rule_aaaaaaaaaaaa")) == 2
+            store.create(rule("old_rule"), tenant="acme")
+        finally:
+            store.close()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()

@@ -1,0 +1,134 @@
+"""Real delivery for the live server: the cepkit dispatcher behind the action queue.
+
+:class:`Delivery` owns the HTTP client and the :class:`~cepkit.actions.Dispatcher`
+(channel configurations from the channel store, in-memory breakers, the default target
+policy, the ``events`` store sink, chained rules through the runner) and adapts its
+results to execution logs; dead letters go to the dead-letter store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from cepkit.actions.dispatch import Dispatcher
+from cepkit.actions.results import ActionResult, ChannelTestResult, ExecutionResult
+from cepkit.channels import ChannelConfig
+from cepkit.clock import Clock
+from cepkit.firing import Firing
+from cepkit.rules import Rule, parse_rule
+from cepkit.store import RuleStore
+from cepkit.store.channels import ChannelStore
+from cepkit.store.deliveries import DeadLetterStore, StoredDeadLetter
+from server.dispatch import ActionsOutcome, Job
+
+__all__ = ["Delivery"]
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """The dispatcher and what it needs; ``await start()`` before use, ``stop()`` after."""
+
+    def __init__(
+        self,
+        rules: RuleStore,
+        channels: ChannelStore,
+        letters: DeadLetterStore,
+        *,
+        clock: Clock,
+        chain: Any = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rules = rules
+        self.channels = channels
+        self.letters = letters
+        self.clock = clock
+        self._chain = chain
+        self._sleep = sleep
+        self._client: httpx.AsyncClient | None = None
+        self._dispatcher: Dispatcher | None = None
+
+    async def start(self) -> None:
+        """Open the HTTP client and build the dispatcher."""
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._dispatcher = Dispatcher(
+            client=self._client,
+            channels=self._channel,
+            clock=self.clock,
+            trigger=self._chain,
+            sleep=self._sleep,
+        )
+
+    async def stop(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = None
+        self._dispatcher = None
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The running dispatcher."""
+        if self._dispatcher is None:
+            raise RuntimeError("delivery is not started")
+        return self._dispatcher
+
+    def _channel(self, name: str) -> ChannelConfig | None:
+        return self.channels.config(name)
+
+    async def execute(self, job: Job) -> ActionsOutcome:
+        """The action queue's executor: run the rule's actions, keep the dead letters."""
+        result: ExecutionResult = await self.dispatcher.execute(
+            job.rule, job.firing, job.firing.payload
+        )
+        for letter in result.dead_letters:
+            self.letters.put(letter, exec_id=result.exec_id, tenant=job.tenant)
+        first_error = result.error or next((a.error for a in result.actions if a.error), None)
+        return ActionsOutcome(
+            status=result.status,
+            error_message=first_error,
+            actions=[a.model_dump(mode="json") for a in result.actions],
+        )
+
+    async def retry(self, stored: StoredDeadLetter) -> ActionResult:
+        """Deliver a dead letter again with its rule as it is now."""
+        letter = stored.letter
+        if letter.rule_id is None:
+            raise ValueError("the dead letter names no rule")
+        document = self.rules.get(letter.rule_id).document
+        rule = parse_rule({**document, "rule_id": letter.rule_id})
+        result = await self.dispatcher.retry(letter, rule)
+        if result.delivered:
+            self.letters.mark_redelivered(letter.dead_letter_id)
+        elif result.dead_letter is not None:
+            self.letters.put(result.dead_letter, exec_id=stored.exec_id, tenant=stored.tenant)
+        return result
+
+    async def test(
+        self, channel: str, config: ChannelConfig | dict[str, Any] | None, message: str | None
+    ) -> ChannelTestResult:
+        """One test delivery; the outcome is remembered as the channel's last test."""
+        result = await self.dispatcher.test_channel(channel, config, message)
+        if result.channel in {c.name for c in self.channels.all()}:
+            self.channels.record_test(
+                result.channel,
+                status=result.status,
+                message=result.message,
+                latency_ms=result.latency_ms,
+            )
+        return result
+
+
+def firing_payload(firing: Firing) -> dict[str, Any]:
+    """What a chained rule receives: the firing's payload, values and group."""
+    return {**(firing.payload or {}), **firing.group, **firing.values}
+
+
+def rule_of(document: dict[str, Any], rule_id: str) -> Rule:
+    """A stored document as a rule with its id."""
+    return parse_rule({**document, "rule_id": rule_id})
