@@ -31,7 +31,7 @@ from cepkit.store import ExecutionLog
 from server.deps import ClockDep, LiveDep, StoreDep
 from server.dispatch import Job
 from server.routes.rules import validated_document
-from server.schemas import MessageOut, RulePublic
+from server.schemas import MessageOut, RulePublic, ValidationErrorOut
 
 __all__ = ["router"]
 
@@ -231,7 +231,10 @@ def logs(
     "/{rule_id}/anomaly-status",
     summary="An anomaly rule's live baselines",
     response_model=AnomalyStatus,
-    responses={**_NOT_FOUND, 422: {"model": MessageOut, "description": "Not an anomaly rule"}},
+    responses={
+        **_NOT_FOUND,
+        422: {"model": ValidationErrorOut, "description": "Not an anomaly rule"},
+    },
 )
 def anomaly_status(rule_id: str, store: StoreDep, live: LiveDep) -> AnomalyStatus:
     """Per group: n, mean, std, q1, q3, ema and ``ready`` / ``baseline_insufficient``."""
