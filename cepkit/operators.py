@@ -27,7 +27,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["OPERATORS", "IncomparableError", "Operator", "as_number", "register_operator"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "ARRAY_OPERATORS",
+    "OPERATORS",
+    "ArrayOperator",
+    "IncomparableError",
+    "Operator",
+    "as_number",
+    "register_operator",
+]
 
 
 class IncomparableError(TypeError):
@@ -369,3 +380,126 @@ register_operator(
         description="field present (value false: absent)",
     )
 )
+
+
+# -- array forms: the same operators over numpy columns (replay's fast path) ---------------
+#
+# ``cepkit.columnar`` evaluates a rule's compiled condition over whole columns with these.
+# Each is exact only where ``accepts`` says so; anything else takes the engine loop.
+
+_EXACT = 2.0**53  # below this, a float64 comparison with any integer column is exact
+_Bools = NDArray[np.bool_]
+ArrayTest = Callable[[NDArray[Any]], _Bools]
+
+
+def _exact_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < _EXACT
+    )
+
+
+def _exact_numbers(value: Any) -> bool:
+    return isinstance(value, tuple) and all(_exact_number(v) for v in value)
+
+
+def _exact_pair(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and _exact_numbers(value)
+
+
+def _array_scalar(ufunc: Callable[..., Any]) -> Callable[[Any], ArrayTest]:
+    def bind(literal: Any) -> ArrayTest:
+        value = np.float64(literal)
+        return lambda x: ufunc(x, value)
+
+    return bind
+
+
+def _array_between(literal: tuple[Any, Any]) -> ArrayTest:
+    low, high = np.float64(literal[0]), np.float64(literal[1])
+    return lambda x: (x >= low) & (x <= high)
+
+
+def _array_in(literal: tuple[Any, ...]) -> ArrayTest:
+    items = np.asarray(literal, dtype=np.float64)
+    return lambda x: np.isin(x, items)
+
+
+def _array_not_in(literal: tuple[Any, ...]) -> ArrayTest:
+    items = np.asarray(literal, dtype=np.float64)
+    return lambda x: ~np.isin(x, items)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_texts(value: Any) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+
+
+def _equal_text(literal: str) -> ArrayTest:
+    return lambda x: np.asarray(x == literal, dtype=bool)
+
+
+def _unequal_text(literal: str) -> ArrayTest:
+    return lambda x: np.asarray(x != literal, dtype=bool)
+
+
+def _in_text(literal: tuple[str, ...]) -> ArrayTest:
+    def test(x: NDArray[Any]) -> _Bools:
+        out = np.zeros(len(x), dtype=bool)
+        for item in literal:
+            out |= np.asarray(x == item, dtype=bool)
+        return out
+
+    return test
+
+
+def _not_in_text(literal: tuple[str, ...]) -> ArrayTest:
+    test = _in_text(literal)
+    return lambda x: ~test(x)
+
+
+def _no_literal(value: Any) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class ArrayOperator:
+    """The numpy form of a registered operator, over a column's present values.
+
+    ``bind(prepared_literal)`` returns the test of a numeric column, ``accepts`` says for
+    which literals it agrees with the reference: finite numbers below 2**53 in
+    magnitude, so float64 comparisons with any float or integer column are exact.
+    ``bind_text`` / ``accepts_text`` do the same for a column of strings, where only
+    equality with strings is offered (a numeric string literal is prepared as a number,
+    which the reference would compare with the strings as numbers, so it is refused).
+
+    >>> ARRAY_OPERATORS[">"].bind(85)(np.array([80.0, 85.0, 92.0])).tolist()
+    [False, False, True]
+    >>> ARRAY_OPERATORS["in"].accepts((1, 2)), ARRAY_OPERATORS["in"].accepts((1, "x"))
+    (True, False)
+    """
+
+    bind: Callable[[Any], ArrayTest]
+    accepts: Callable[[Any], bool]
+    bind_text: Callable[[Any], ArrayTest] = _equal_text
+    accepts_text: Callable[[Any], bool] = _no_literal
+
+
+#: operator name -> its numpy form; ``exists`` needs none (presence is its answer), and
+#: ``contains``, ``startswith`` and ``regex`` have none (their rules take the engine loop)
+ARRAY_OPERATORS: dict[str, ArrayOperator] = {
+    ">": ArrayOperator(_array_scalar(np.greater), _exact_number),
+    "<": ArrayOperator(_array_scalar(np.less), _exact_number),
+    ">=": ArrayOperator(_array_scalar(np.greater_equal), _exact_number),
+    "<=": ArrayOperator(_array_scalar(np.less_equal), _exact_number),
+    "==": ArrayOperator(_array_scalar(np.equal), _exact_number, _equal_text, _is_text),
+    "!=": ArrayOperator(_array_scalar(np.not_equal), _exact_number, _unequal_text, _is_text),
+    "between": ArrayOperator(_array_between, _exact_pair),
+    "in": ArrayOperator(_array_in, _exact_numbers, _in_text, _is_texts),
+    "not_in": ArrayOperator(_array_not_in, _exact_numbers, _not_in_text, _is_texts),
+}

@@ -6,6 +6,15 @@ batches, so tumbling-window rules take the engine's columnar path) and flushes o
 windows at the end. Rows become events as JSON objects would: an empty cell (NaN) is a
 missing field, and datetime columns become epoch seconds.
 
+**Fast path.** Per-event threshold, condition and anomaly rules over numeric columns
+(and string columns compared for equality) are evaluated column-wise by
+:mod:`cepkit.columnar` (the same compiled plan, operators and detectors, over numpy
+arrays); every other rule, and any frame the columnar path cannot prove equivalent,
+goes through the engine loop. The firings and the summary are
+the same either way (``fast=False`` forces the engine loop); the fast path builds the
+:class:`~cepkit.firing.Firing` objects only when :attr:`ReplayResult.firing_models` or
+:attr:`ReplayResult.firings` is first read.
+
 The firings come back as a DataFrame, one row per firing, with the columns
 
 ``firing_id, rule_id, rule_name, severity, kind, suppressed, event_time,
@@ -32,24 +41,31 @@ counting the firings that were not suppressed).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.clock import Clock
-from cepkit.engine import Engine
+from cepkit.columnar import Evaluation, NotColumnar, epoch_seconds, evaluate
+from cepkit.engine import Engine, RuleRuntime
 from cepkit.enrichment import Resources
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
 from cepkit.rules import Rule
 
 __all__ = ["FIRING_COLUMNS", "ReplayResult", "ReplaySummary", "RuleSummary", "load_data", "replay"]
+
+log = logging.getLogger(__name__)
 
 #: the fixed columns of :attr:`ReplayResult.firings`
 FIRING_COLUMNS = (
@@ -108,13 +124,26 @@ class ReplaySummary(BaseModel):
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReplayResult:
-    """The firings (DataFrame and models) and the summary of one replay."""
+    """The summary of one replay, and its firings (models and DataFrame), built on first read.
 
-    firings: pd.DataFrame
+    ``build`` returns the firing models in replay order (by event time, then rule name).
+    """
+
     summary: ReplaySummary
-    firing_models: tuple[Firing, ...]
+    build: Callable[[], Sequence[Firing]] = field(repr=False)
+
+    @cached_property
+    def firing_models(self) -> tuple[Firing, ...]:
+        """Every firing (suppressed ones included), by event time then rule name."""
+        return tuple(self.build())
+
+    @cached_property
+    def firings(self) -> pd.DataFrame:
+        """:attr:`firing_models` as a DataFrame with :data:`FIRING_COLUMNS` and the
+        flattened ``group.<field>`` / ``values.<name>`` columns."""
+        return _frame(self.firing_models)
 
 
 def load_data(path: str | Path) -> pd.DataFrame:
@@ -131,26 +160,40 @@ def load_data(path: str | Path) -> pd.DataFrame:
     raise CepkitError(f"{file}: unknown data format {suffix!r}; expected .csv or .parquet")
 
 
-def _events(frame: pd.DataFrame, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-    """Rows as event dicts, in batches; NaN cells are left out, datetimes are epoch seconds."""
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy of the frame with string column names."""
     frame = frame.copy(deep=False)
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            series = frame[column]
-            series = series.dt.tz_localize("UTC") if series.dt.tz is None else series
-            epoch = pd.Timestamp(0, tz="UTC")
-            frame[column] = (series.dt.tz_convert("UTC") - epoch) / pd.Timedelta(seconds=1)
     if not all(isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _prepared(frame: pd.DataFrame) -> pd.DataFrame:
+    """The (named) frame as events see it: datetime columns as epoch seconds."""
+    datetimes = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    if datetimes:
+        frame = frame.copy(deep=False)
+        for column in datetimes:
+            frame[column] = epoch_seconds(frame[column])
+    return frame
+
+
+def _records(rows: pd.DataFrame, has_missing: bool = True) -> list[dict[str, Any]]:
+    """Rows of a prepared frame as event dicts; NaN cells are left out."""
+    records = rows.to_dict("records")
+    if has_missing:
+        records = [
+            {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
+            for r in records
+        ]
+    return records  # type: ignore[return-value]  # the columns are str (_named)
+
+
+def _events(frame: pd.DataFrame, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    """Rows of a prepared frame as event dicts, in batches."""
     has_missing = bool(frame.isna().to_numpy().any())
     for start in range(0, len(frame), batch_size):
-        records = frame.iloc[start : start + batch_size].to_dict("records")
-        if has_missing:
-            records = [
-                {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
-                for r in records
-            ]
-        yield records  # type: ignore[misc]  # the columns were made str above
+        yield _records(frame.iloc[start : start + batch_size], has_missing)
 
 
 def _group_label(group: Mapping[str, Any]) -> str:
@@ -193,48 +236,77 @@ def replay(
     resources: Resources | None = None,
     batch_size: int = 10_000,
     progress: bool = False,
+    fast: bool = True,
 ) -> ReplayResult:
     """Run ``rules`` over ``data`` (rows in order) and return the firings and a summary.
 
-    ``progress=True`` shows a tqdm bar (for long replays in a notebook or terminal).
+    With ``fast=True`` each rule the columnar path can evaluate exactly (see
+    :mod:`cepkit.columnar`) is evaluated over whole columns, the others run through the
+    engine loop; ``fast=False`` runs every rule through the engine loop. Both give the
+    same summary and firings. ``progress=True`` shows a tqdm bar over the engine loop's
+    batches (for long replays in a notebook or terminal).
     """
     frame = load_data(data) if isinstance(data, str | Path) else data
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     engine = Engine(rules, clock=clock, resources=resources)
-    out: list[Firing] = []
-    batches: Iterable[list[dict[str, Any]]] = _events(frame, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
+    named = _named(frame)
+    names = [runtime.rule.rule_name for runtime in engine.runtimes]
+    columnar: dict[int, Evaluation] = {}
+    if fast and len(set(names)) == len(names):  # ties in the firing order need one rule a name
 
-        batches = tqdm(batches, total=math.ceil(len(frame) / batch_size), unit="batch")
-    for batch in batches:
-        for runtime in engine.runtimes:
-            out.extend(runtime.process_batch(batch))
-    out.extend(engine.flush())
+        def events_at(rows: NDArray[np.intp]) -> list[dict[str, Any]]:
+            return _records(_prepared(named.iloc[rows]))
+
+        for i, runtime in enumerate(engine.runtimes):
+            try:
+                columnar[i] = evaluate(runtime, named, events_at)
+            except NotColumnar as exc:
+                log.debug("rule %s takes the engine loop: %s", runtime.rule.rule_name, exc)
+    looped = [r for i, r in enumerate(engine.runtimes) if i not in columnar]
+    out: list[Firing] = []
+    if looped:
+        batches: Iterable[list[dict[str, Any]]] = _events(_prepared(named), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, total=math.ceil(len(frame) / batch_size), unit="batch")
+        for batch in batches:
+            for runtime in looped:
+                out.extend(runtime.process_batch(batch))
+        for runtime in looped:
+            out.extend(runtime.flush())
     summaries: dict[str, RuleSummary] = {}
-    for runtime in engine.runtimes:
+    for i, runtime in enumerate(engine.runtimes):
         name = runtime.rule.rule_name
-        mine = [f for f in out if f.rule_name == name]
-        stats = runtime.stats
-        delivered = [f for f in mine if f.kind == "firing" and not f.suppressed]
-        per_day = Counter(f.event_time.date().isoformat() for f in delivered)
-        groups = Counter(_group_label(f.group) for f in delivered)
-        summaries[name] = RuleSummary(
-            events=stats.events,
-            firings=stats.firings,
-            suppressed=stats.suppressed,
-            recoveries=stats.recoveries,
-            late=stats.late,
-            evaluation_errors=stats.evaluation_errors,
-            filtered_out=stats.filtered_out,
-            enrichment_errors=stats.enrichment_errors,
-            per_day=dict(sorted(per_day.items())),
-            top_groups=groups.most_common(10),
-        )
-    ordered = sorted(out, key=lambda f: (f.event_time, f.rule_name))
-    return ReplayResult(
-        firings=_frame(ordered),
-        summary=ReplaySummary(rows=len(frame), rules=summaries),
-        firing_models=tuple(ordered),
+        if i in columnar:
+            per_day, groups = columnar[i].per_day, columnar[i].top_groups
+        else:
+            mine = [f for f in out if f.rule_name == name]
+            delivered = [f for f in mine if f.kind == "firing" and not f.suppressed]
+            per_day = Counter(f.event_time.date().isoformat() for f in delivered)
+            groups = Counter(_group_label(f.group) for f in delivered)
+        summaries[name] = _summary(runtime, per_day, groups)
+    evaluations = list(columnar.values())
+
+    def build() -> list[Firing]:
+        firings = out + [f for evaluation in evaluations for f in evaluation.firings()]
+        return sorted(firings, key=lambda f: (f.event_time, f.rule_name))
+
+    return ReplayResult(summary=ReplaySummary(rows=len(frame), rules=summaries), build=build)
+
+
+def _summary(runtime: RuleRuntime, per_day: Counter[str], groups: Counter[str]) -> RuleSummary:
+    stats = runtime.stats
+    return RuleSummary(
+        events=stats.events,
+        firings=stats.firings,
+        suppressed=stats.suppressed,
+        recoveries=stats.recoveries,
+        late=stats.late,
+        evaluation_errors=stats.evaluation_errors,
+        filtered_out=stats.filtered_out,
+        enrichment_errors=stats.enrichment_errors,
+        per_day=dict(sorted(per_day.items())),
+        top_groups=groups.most_common(10),
     )

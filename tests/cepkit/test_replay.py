@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cepkit.engine import run
+from cepkit.columnar import why_not
+from cepkit.engine import RuleRuntime, run
 from cepkit.errors import CepkitError
-from cepkit.replay import FIRING_COLUMNS, load_data, replay
+from cepkit.replay import FIRING_COLUMNS, _named, load_data, replay
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "data" / "samples" / "server_metrics.csv"
@@ -41,6 +42,19 @@ def test_replay_equals_run_over_the_sample_day() -> None:
     assert by_rule["critical_cpu"].per_day == {"2026-02-08": 3}
     assert by_rule["critical_cpu"].top_groups == [("host=gt-01", 3)]
     assert result.summary.rows == len(frame)
+
+
+def test_fast_path_equals_the_engine_loop_over_the_sample_day() -> None:
+    rules = pack()
+    frame = pd.read_csv(SAMPLE)
+    named = _named(frame)
+    eligible = [r for r in rules if why_not(RuleRuntime(r), named) is None]
+    assert [r["rule_name"] for r in eligible] == ["critical_error", "latency_anomaly", "escalation"]
+    fast, loop = replay(eligible, frame), replay(eligible, frame, fast=False)
+    assert fast.summary == loop.summary
+    assert fast.firing_models == loop.firing_models
+    pd.testing.assert_frame_equal(fast.firings, loop.firings)
+    assert fast.summary.rules["latency_anomaly"].firings > 0
 
 
 def test_firings_frame_has_flattened_columns() -> None:
