@@ -86,14 +86,16 @@ EventsAt = Callable[[Rows], list[dict[str, Any]]]
 _CHUNK = 1 << 17  # rows per chunk: each column's chunk stays in cache between passes
 _MS_ABOVE = 1e11  # the engine reads larger epoch numbers as milliseconds (or microseconds)
 _SAMPLES = 20  # RuntimeStats keeps this many error samples
+_SMALLEST, _LARGEST = 1e-100, 1e100  # the detectors' documented accuracy range
 _DAY = 86_400.0
 _EPOCH = date(1970, 1, 1)
 _TYPE_FIELDS = ("event_type", "type", "source")
 
 #: How far a detector's ``score_series`` may stray from its streaming scores (absolute,
-#: times ``max(1, |threshold|)``): a score that close to the threshold sends the rule to
-#: the engine loop. The order-statistics detectors compute the same floats both ways; a
-#: detector missing here (a new one, until measured) is never evaluated columnar.
+#: times ``max(1, |threshold|)``) for values of magnitude 0 or 1e-100 to 1e100 (outside
+#: that range the rule takes the engine loop): a score that close to the threshold sends
+#: the rule to the engine loop. The order-statistics detectors compute the same floats
+#: both ways; a detector missing here (a new one, until measured) is never columnar.
 SCORE_TOLERANCE: dict[str, float] = {"zscore": 1e-8, "ema": 1e-8, "iqr": 0.0, "mad": 0.0}
 
 
@@ -667,6 +669,10 @@ def _evaluate_anomaly(
     template = create_from_spec(spec.anomaly_method, spec.model_dump())
     threshold = template.threshold
     band = SCORE_TOLERANCE[spec.anomaly_method] * max(1.0, abs(threshold))
+    if band and len(values):  # the tolerance holds for magnitudes in [1e-100, 1e100] (or 0)
+        size = np.abs(values)
+        if size.max() > _LARGEST or bool(((size > 0) & (size < _SMALLEST)).any()):
+            raise NotColumnar("values outside the range where the detector's scores agree")
     groups: list[tuple[int, Rows | None]] = [(0, None)] if len(values) else []
     key_of: dict[int, Any] = {0: ()}
     if runtime.plan.group_by:

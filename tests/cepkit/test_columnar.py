@@ -477,6 +477,11 @@ def test_irregular_frames_fall_back_during_the_pass(monkeypatch: pytest.MonkeyPa
     with pytest.raises(NotColumnar, match="invalid"):
         evaluate(RuleRuntime(metric()), _named(bad_iso), lambda rows: [])
     assert_parity([metric()], bad_iso)
+    # values outside the range where zscore's vectorised scores are promised to agree
+    tiny = random_frame(2, 300, span=7200).assign(latency=lambda f: f["latency"] * 1e-200)
+    with pytest.raises(NotColumnar, match="outside the range"):
+        evaluate(RuleRuntime(anomaly(window=20, min_baseline=5)), _named(tiny), lambda rows: [])
+    assert_parity([anomaly(window=20, min_baseline=5)], tiny)
     # a score within the detector's rounding of the threshold: the engine decides
     monkeypatch.setitem(SCORE_TOLERANCE, "zscore", 1e6)
     rule = anomaly(window=20, min_baseline=5)
