@@ -191,6 +191,21 @@ def _serve(args: argparse.Namespace) -> int:
     if args.pack:
         overrides["rule_pack"] = args.pack
     settings = Settings(**overrides)
+    if not settings.api_keys:
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            _out(f"no API keys (CEPKIT_API_KEYS): not binding to {settings.host}")
+            settings = settings.model_copy(update={"host": "127.0.0.1"})
+        _out("no API keys set: serving 127.0.0.1 only, every caller is admin of 'default'")
+    else:
+        from server.security import parse_api_keys
+
+        try:
+            keys = parse_api_keys(settings.api_keys)
+        except ValueError as exc:
+            _out(f"cepkit serve: {exc}")
+            return 2
+        tenants = sorted({key.tenant for key in keys})
+        _out(f"API keys: {len(keys)} (tenants: {', '.join(tenants)})")
     base = f"http://{settings.host}:{settings.port}"
     _out(f"cepkit serving on {base}")
     _out(f"  API docs     {base}/docs")

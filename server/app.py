@@ -25,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -47,6 +47,7 @@ from server.live import LiveServices
 from server.routes import ROUTERS
 from server.routes.rules import validated_document
 from server.schemas import json_loc, json_path, problem_dict, rule_document_components
+from server.security import authorize, parse_api_keys
 from server.settings import Settings
 
 __all__ = ["PackReport", "create_app", "load_rule_pack"]
@@ -233,9 +234,11 @@ def create_app(
         description="Complex-event-processing workbench: rules, simulation, events.",
         lifespan=lifespan,
         docs_url="/docs",
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.api_keys = parse_api_keys(settings.api_keys)
     if store is not None:
         app.state.store = store
     app.add_exception_handler(CepkitError, _on_cepkit_error)

@@ -9,6 +9,7 @@ results to execution logs; dead letters go to the dead-letter store.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,9 @@ from server.dispatch import ActionsOutcome, Job
 __all__ = ["Delivery"]
 
 log = logging.getLogger(__name__)
+
+#: the tenant whose channel configurations a delivery uses
+_TENANT: contextvars.ContextVar[str] = contextvars.ContextVar("cepkit_tenant", default="default")
 
 
 class Delivery:
@@ -79,13 +83,17 @@ class Delivery:
         return self._dispatcher
 
     def _channel(self, name: str) -> ChannelConfig | None:
-        return self.channels.config(name)
+        return self.channels.config(name, tenant=_TENANT.get())
 
     async def execute(self, job: Job) -> ActionsOutcome:
         """The action queue's executor: run the rule's actions, keep the dead letters."""
-        result: ExecutionResult = await self.dispatcher.execute(
-            job.rule, job.firing, job.firing.payload
-        )
+        token = _TENANT.set(job.tenant)
+        try:
+            result: ExecutionResult = await self.dispatcher.execute(
+                job.rule, job.firing, job.firing.payload
+            )
+        finally:
+            _TENANT.reset(token)
         for letter in result.dead_letters:
             self.letters.put(letter, exec_id=result.exec_id, tenant=job.tenant)
         first_error = result.error or next((a.error for a in result.actions if a.error), None)
@@ -102,7 +110,11 @@ class Delivery:
             raise ValueError("the dead letter names no rule")
         document = self.rules.get(letter.rule_id).document
         rule = parse_rule({**document, "rule_id": letter.rule_id})
-        result = await self.dispatcher.retry(letter, rule)
+        token = _TENANT.set(stored.tenant)
+        try:
+            result = await self.dispatcher.retry(letter, rule)
+        finally:
+            _TENANT.reset(token)
         if result.delivered:
             self.letters.mark_redelivered(letter.dead_letter_id)
         elif result.dead_letter is not None:
@@ -110,13 +122,23 @@ class Delivery:
         return result
 
     async def test(
-        self, channel: str, config: ChannelConfig | dict[str, Any] | None, message: str | None
+        self,
+        channel: str,
+        config: ChannelConfig | dict[str, Any] | None,
+        message: str | None,
+        *,
+        tenant: str = "default",
     ) -> ChannelTestResult:
         """One test delivery; the outcome is remembered as the channel's last test."""
-        result = await self.dispatcher.test_channel(channel, config, message)
-        if result.channel in {c.name for c in self.channels.all()}:
+        token = _TENANT.set(tenant)
+        try:
+            result = await self.dispatcher.test_channel(channel, config, message)
+        finally:
+            _TENANT.reset(token)
+        if result.channel in {c.name for c in self.channels.all(tenant=tenant)}:
             self.channels.record_test(
                 result.channel,
+                tenant=tenant,
                 status=result.status,
                 message=result.message,
                 latency_ms=result.latency_ms,

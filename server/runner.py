@@ -251,9 +251,7 @@ class LiveRunner:
                 log.warning("chained rule %s is not running; payload dropped", rule_id)
                 return Outcome()
             rule = live.runtime.rule
-            outcome = self._store(
-                [(f, rule) for f in live.runtime.process(payload)], "default", "ingest"
-            )
+            outcome = self._store([(f, rule) for f in live.runtime.process(payload)], "ingest")
         self._emit(outcome)
         return outcome
 
@@ -283,12 +281,14 @@ class LiveRunner:
         firings: list[tuple[Firing, Rule]] = []
         try:
             for live in self._live.values():
+                if live.stored.tenant != tenant:  # a tenant's events reach its rules only
+                    continue
                 live.last_arrival = received
                 rule = live.runtime.rule
                 firings.extend((f, rule) for f in live.runtime.process_batch(events))
         finally:
             self._clock.pinned = None
-        return self._store(firings, tenant, "ingest")
+        return self._store(firings, "ingest")
 
     def _advance(self, now: float) -> Outcome:
         self._clock.pinned = datetime.fromtimestamp(now, UTC)
@@ -307,17 +307,23 @@ class LiveRunner:
                         firings.extend((f, rule) for f in runtime.advance(target))
         finally:
             self._clock.pinned = None
-        return self._store(firings, "default", "ingest")
+        return self._store(firings, "ingest")
 
-    def _store(self, firings: list[tuple[Firing, Rule]], tenant: str, source: Source) -> Outcome:
+    def _store(self, firings: list[tuple[Firing, Rule]], source: Source) -> Outcome:
+        """Firings become events of their rule's tenant (schedule rules': ``schedule``)."""
         if not firings:
             return Outcome()
         rule_of = {f.firing_id: r for f, r in firings}
         firing_of = {f.firing_id: f for f, _ in firings}
-        scheduled = [f for f, r in firings if r.trigger_type == "schedule"]
-        others = [f for f, r in firings if r.trigger_type != "schedule"]
-        stored = self._events.add(others, source=source, tenant=tenant)
-        stored += self._events.add(scheduled, source="schedule", tenant=tenant)
+        groups: dict[tuple[str, Source], list[Firing]] = {}
+        for firing, rule in firings:
+            live = self._live.get(rule.rule_id or "")
+            tenant = live.stored.tenant if live is not None else "default"
+            kind: Source = "schedule" if rule.trigger_type == "schedule" else source
+            groups.setdefault((tenant, kind), []).append(firing)
+        stored: list[StoredEvent] = []
+        for (tenant, kind), chunk in groups.items():
+            stored += self._events.add(chunk, source=kind, tenant=tenant)
         return Outcome(
             events=[(e, firing_of[e.event_id], rule_of[e.event_id]) for e in stored],
             suppressed=[(f, r) for f, r in firings if f.suppressed],

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         description="Time limit of one rule execution's actions, retries included (s).",
     )
     action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
+    api_keys: str | None = Field(
+        default=None,
+        description="API keys with roles and tenants (see server.security); none: local only.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.actions.results import ChannelTestResult
 from cepkit.channels import CHANNELS
-from server.deps import LiveDep
+from server.deps import LiveDep, TenantDep
 from server.schemas import ValidationErrorOut
 
 __all__ = ["router"]
@@ -95,10 +95,10 @@ def channel_types() -> ChannelTypes:
 
 
 @router.get("/status", summary="Channel status (Lab 6)", response_model=ChannelStatusList)
-async def channel_status(live: LiveDep) -> ChannelStatusList:
+async def channel_status(live: LiveDep, tenant: TenantDep) -> ChannelStatusList:
     """``configured``, ``last_test`` and ``status`` per channel, with the breaker state."""
     out: dict[str, ChannelStatus] = {}
-    for channel in live.channels.all():
+    for channel in live.channels.all(tenant=tenant):
         state = await live.delivery.dispatcher.breaker_state(f"channel:{channel.name}")
         out[channel.name] = ChannelStatus(
             configured=channel.configured,
@@ -117,9 +117,9 @@ async def channel_status(live: LiveDep) -> ChannelStatusList:
     response_model=ChannelOut,
     responses={422: {"model": ValidationErrorOut}},
 )
-def get_channel(name: str, live: LiveDep) -> ChannelOut:
+def get_channel(name: str, live: LiveDep, tenant: TenantDep) -> ChannelOut:
     """Secrets masked."""
-    channel = live.channels.get(name)
+    channel = live.channels.get(name, tenant=tenant)
     return ChannelOut(
         channel=channel.name,
         configured=channel.configured,
@@ -134,9 +134,9 @@ def get_channel(name: str, live: LiveDep) -> ChannelOut:
     response_model=ChannelOut,
     responses={422: {"model": ValidationErrorOut}},
 )
-def put_channel(name: str, body: ChannelPut, live: LiveDep) -> ChannelOut:
+def put_channel(name: str, body: ChannelPut, live: LiveDep, tenant: TenantDep) -> ChannelOut:
     """Validate and store; masked secrets keep their stored value."""
-    channel = live.channels.put(name, body.config)
+    channel = live.channels.put(name, body.config, tenant=tenant)
     return ChannelOut(
         channel=channel.name,
         configured=True,
@@ -146,6 +146,8 @@ def put_channel(name: str, body: ChannelPut, live: LiveDep) -> ChannelOut:
 
 
 @router.post("/test", summary="Send a test message", response_model=ChannelTestResult)
-async def test_channel(body: ChannelTestRequest, live: LiveDep) -> ChannelTestResult:
+async def test_channel(
+    body: ChannelTestRequest, live: LiveDep, tenant: TenantDep
+) -> ChannelTestResult:
     """One delivery, no retry; ``status`` ``ok`` or ``error`` with the reason."""
-    return await live.delivery.test(body.channel, body.config, body.test_message)
+    return await live.delivery.test(body.channel, body.config, body.test_message, tenant=tenant)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cepkit.actions.results import ActionResult
 from cepkit.store.deliveries import StoredDeadLetter
-from server.deps import LiveDep
+from server.deps import LiveDep, TenantDep
 from server.schemas import MessageOut
 
 __all__ = ["router"]
@@ -49,13 +49,14 @@ class RetryResult(BaseModel):
 @router.get("", summary="Dead letters", response_model=DeadLetterList)
 def list_dead_letters(
     live: LiveDep,
+    tenant: TenantDep,
     status: Annotated[Literal["dead", "redelivered", "all"], Query()] = "dead",
     rule_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeadLetterList:
     """Deliveries that finally failed (``all`` includes the redelivered ones)."""
     letters = live.dead_letters.list(
-        status=None if status == "all" else status, rule_id=rule_id, limit=limit
+        status=None if status == "all" else status, rule_id=rule_id, limit=limit, tenant=tenant
     )
     return DeadLetterList(deliveries=letters, total=len(letters))
 
@@ -66,9 +67,9 @@ def list_dead_letters(
     response_model=StoredDeadLetter,
     responses=_NOT_FOUND,
 )
-def get_dead_letter(dead_letter_id: str, live: LiveDep) -> StoredDeadLetter:
+def get_dead_letter(dead_letter_id: str, live: LiveDep, tenant: TenantDep) -> StoredDeadLetter:
     """The failed delivery, its firing and its last error."""
-    return live.dead_letters.get(dead_letter_id)
+    return live.dead_letters.get(dead_letter_id, tenant=tenant)
 
 
 @router.post(
@@ -77,8 +78,8 @@ def get_dead_letter(dead_letter_id: str, live: LiveDep) -> StoredDeadLetter:
     response_model=RetryResult,
     responses=_NOT_FOUND,
 )
-async def retry_dead_letter(dead_letter_id: str, live: LiveDep) -> RetryResult:
+async def retry_dead_letter(dead_letter_id: str, live: LiveDep, tenant: TenantDep) -> RetryResult:
     """With the rule as it is now; success marks it ``redelivered``."""
-    stored = live.dead_letters.get(dead_letter_id)
+    stored = live.dead_letters.get(dead_letter_id, tenant=tenant)
     result = await live.delivery.retry(stored)
     return RetryResult(dead_letter_id=dead_letter_id, delivered=result.delivered, result=result)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cepkit.store import StoredEvent
 from cepkit.store.events import EventFilter, EventPage, LabelRow
 from cepkit.store.logs import ExecutionLog
-from server.deps import LiveDep
+from server.deps import LiveDep, TenantDep
 from server.schemas import MessageOut
 
 __all__ = ["router"]
@@ -81,6 +81,7 @@ class LabelList(BaseModel):
 @router.get("", summary="List events", response_model=EventPage)
 def list_events(
     live: LiveDep,
+    tenant: TenantDep,
     rule_id: str | None = None,
     severity: str | None = None,
     ack: Annotated[Literal["acked", "unacked", "all"], Query()] = "all",
@@ -100,12 +101,13 @@ def list_events(
         since=since,
         until=until,
         text=text,
+        tenant=tenant,
     )
     return live.events.list(where, limit=limit, offset=offset)
 
 
 async def _changes(
-    request: Request, live: Any, last: int, ping_seconds: float
+    request: Request, live: Any, last: int, ping_seconds: float, tenant: str
 ) -> AsyncIterator[ServerSentEvent]:
     yield ServerSentEvent(comment="connected", retry=3000)
     seq = last
@@ -113,7 +115,7 @@ async def _changes(
     step = min(1.0, ping_seconds)  # how often a quiet stream checks for a gone client
     while not live.hub.closed and not await request.is_disconnected():
         waiter = live.hub.waiter()
-        changes = await asyncio.to_thread(live.events.changes_since, seq)
+        changes = await asyncio.to_thread(live.events.changes_since, seq, tenant=tenant)
         if changes:
             live.hub.drop(waiter)
             idle = 0.0
@@ -141,6 +143,7 @@ async def _changes(
 async def stream_events(
     request: Request,
     live: LiveDep,
+    tenant: TenantDep,
     last_event_id: Annotated[
         int | None, Query(ge=0, description="Resume after this change id")
     ] = None,
@@ -159,7 +162,7 @@ async def stream_events(
         last = int(last_event_id_header)
     if last is None:
         last = await asyncio.to_thread(live.events.last_seq)
-    async for item in _changes(request, live, last, ping_seconds):
+    async for item in _changes(request, live, last, ping_seconds, tenant):
         yield item
 
 
@@ -171,6 +174,7 @@ async def stream_events(
 )
 def export_labels(
     live: LiveDep,
+    tenant: TenantDep,
     rule_id: str | None = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
@@ -179,7 +183,7 @@ def export_labels(
     The CSV has ``start,end,label,rule_id,rule_name,event_id`` plus one column per group
     field, the shape :meth:`cepkit.tuning.Incidents.from_labels` reads.
     """
-    labels = live.events.labels(rule_id=rule_id)
+    labels = live.events.labels(rule_id=rule_id, tenant=tenant)
     if format == "json":
         return LabelList(labels=labels, total=len(labels))
     group_keys = sorted({key for row in labels for key in row.group})
@@ -208,22 +212,22 @@ def _cell(value: Any) -> str:
 
 
 @router.post("/ack", summary="Acknowledge several events", response_model=BulkAckResult)
-def bulk_ack(body: BulkAckRequest, live: LiveDep) -> BulkAckResult:
+def bulk_ack(body: BulkAckRequest, live: LiveDep, tenant: TenantDep) -> BulkAckResult:
     """Acknowledge each id; unknown ids are listed, the others acknowledged."""
     acked: list[StoredEvent] = []
     missing: list[str] = []
     for event_id in dict.fromkeys(body.event_ids):
         try:
-            acked.append(live.events.ack(event_id, by=body.by, note=body.note))
+            acked.append(live.events.ack(event_id, by=body.by, note=body.note, tenant=tenant))
         except KeyError:
             missing.append(event_id)
     return BulkAckResult(acked=acked, not_found=missing)
 
 
 @router.get("/{event_id}", summary="One event", response_model=EventDetail, responses=_NOT_FOUND)
-def get_event(event_id: str, live: LiveDep) -> EventDetail:
+def get_event(event_id: str, live: LiveDep, tenant: TenantDep) -> EventDetail:
     """The event, its condition trace, payload and deliveries."""
-    event = live.events.get(event_id)
+    event = live.events.get(event_id, tenant=tenant)
     deliveries = live.logs.for_event(event_id)
     return EventDetail(**event.model_dump(), deliveries=deliveries)
 
@@ -234,10 +238,12 @@ def get_event(event_id: str, live: LiveDep) -> EventDetail:
     response_model=StoredEvent,
     responses=_NOT_FOUND,
 )
-def ack_event(event_id: str, live: LiveDep, body: AckRequest | None = None) -> StoredEvent:
+def ack_event(
+    event_id: str, live: LiveDep, tenant: TenantDep, body: AckRequest | None = None
+) -> StoredEvent:
     """Record who acknowledged it, when, and a note; a second ACK changes nothing."""
     body = body or AckRequest()
-    return live.events.ack(event_id, by=body.by, note=body.note)
+    return live.events.ack(event_id, by=body.by, note=body.note, tenant=tenant)
 
 
 @router.post(
@@ -246,7 +252,9 @@ def ack_event(event_id: str, live: LiveDep, body: AckRequest | None = None) -> S
     response_model=StoredEvent,
     responses=_NOT_FOUND,
 )
-def dismiss_event(event_id: str, live: LiveDep, body: AckRequest | None = None) -> StoredEvent:
+def dismiss_event(
+    event_id: str, live: LiveDep, tenant: TenantDep, body: AckRequest | None = None
+) -> StoredEvent:
     """Mark it as a false alarm (exported as a ``noise`` label); also acknowledges it."""
     body = body or AckRequest()
-    return live.events.dismiss(event_id, by=body.by, note=body.note)
+    return live.events.dismiss(event_id, by=body.by, note=body.note, tenant=tenant)

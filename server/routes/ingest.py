@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 
-from server.deps import LiveDep
+from server.deps import LiveDep, TenantDep
 from server.runner import IngestResult
 
 __all__ = ["router"]
@@ -46,8 +46,8 @@ _BODY: dict[str, Any] = {
     response_model=IngestResult,
     openapi_extra=_BODY,
 )
-async def ingest(live: LiveDep, body: Annotated[Any, Body()]) -> IngestResult:
+async def ingest(live: LiveDep, tenant: TenantDep, body: Annotated[Any, Body()]) -> IngestResult:
     """Route each event to every active rule; answers accepted/rejected counts, per-item
     errors (``index``, ``path``, ``message``) and the ids of the events it created."""
     items = body if isinstance(body, list) else [body]
-    return await run_in_threadpool(live.runner.ingest, items)
+    return await run_in_threadpool(live.runner.ingest, items, tenant=tenant)

@@ -103,6 +103,11 @@ class AnomalyStatus(BaseModel):
     groups: list[GroupStatus]
 
 
+def store_tenant(store: Any) -> str:
+    """The tenant a request's (scoped) rule store belongs to."""
+    return str(getattr(store, "tenant", "default"))
+
+
 def _set_active(rule_id: str, active: bool, store: Any, live: Any) -> dict[str, Any]:
     current = store.get(rule_id)
     document = {**current.document, "is_active": active}
@@ -193,10 +198,11 @@ async def trigger(
         identity=("manual", uuid.uuid4().hex),
         notes=["manual trigger", *([] if outcome.matched else ["condition did not match"])],
     )
-    events = await run_in_threadpool(live.events.add, [firing], source="manual")
+    tenant = store_tenant(store)
+    events = await run_in_threadpool(live.events.add, [firing], source="manual", tenant=tenant)
     live.hub.notify()
     entry = await live.actions.run_now(
-        Job(rule, firing, events[0].event_id, "manual", dry_run=body.dry_run)
+        Job(rule, firing, events[0].event_id, "manual", dry_run=body.dry_run, tenant=tenant)
     )
     return TriggerResult(
         exec_id=entry.exec_id,
@@ -223,7 +229,7 @@ def logs(
 ) -> LogList:
     """exec_id, status, duration_ms, error_message and per-action results with attempts."""
     store.get(rule_id)
-    entries = live.logs.for_rule(rule_id, limit=limit)
+    entries = live.logs.for_rule(rule_id, limit=limit, tenant=store_tenant(store))
     return LogList(rule_id=rule_id, logs=entries, total=len(entries))
 
 
