@@ -485,9 +485,9 @@ class Evaluation:
             values: dict[str, Any] = {}
             if isinstance(spec, AnomalyTrigger):
                 values = {spec.value_path: as_number(record[spec.value_path]), **verdicts[row]}
-            elif isinstance(spec, MetricTrigger) and spec.metric_name:
-                value = resolve(record, spec.metric_name)
-                values = {spec.metric_name: None if value is MISSING else value}
+            elif isinstance(spec, MetricTrigger) and spec.threshold_field:
+                value = resolve(record, spec.threshold_field)
+                values = {spec.threshold_field: None if value is MISSING else value}
             group_dict = runtime._groups.get(group, {}) if group != () else {}
             firing = Firing.build(
                 rule_key=plan.rule_key,

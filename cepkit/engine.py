@@ -119,11 +119,20 @@ def event_passes_trigger(spec: Any, event: Mapping[str, Any]) -> str | None:
 
 def metric_subject(spec: Any, event: Mapping[str, Any]) -> Any:
     """What a metric rule reads: the event narrowed to ``value_path`` when it holds that
-    path (a raw endpoint response), else the event itself (a metric snapshot)."""
+    path (a raw endpoint response), else the event itself (a metric snapshot). A value
+    that is not an object is named by the trigger's ``subject_name`` (``metric_name``, or
+    the last part of ``value_path``), so the threshold and conditions can read it.
+
+    >>> spec = MetricTrigger(value_path="data.cpu", operator=">", threshold=90)
+    >>> metric_subject(spec, {"data": {"cpu": 95}})
+    {'cpu': 95}
+    """
     if isinstance(spec, MetricTrigger) and spec.value_path:
         narrowed = resolve(event, spec.value_path)
         if narrowed is not MISSING:
-            return narrowed
+            if isinstance(narrowed, Mapping):
+                return narrowed
+            return {spec.subject_name: narrowed}
     return event
 
 
@@ -483,9 +492,9 @@ class RuleRuntime:
             values = {anomaly.value_path: number, **self._verdict(group, score, matched)}
         elif isinstance(plan.rule.trigger_spec, MetricTrigger):
             spec = plan.rule.trigger_spec
-            if spec.metric_name:
-                value = resolve(subject, spec.metric_name)
-                values = {spec.metric_name: None if value is MISSING else value}
+            if spec.threshold_field:
+                value = resolve(subject, spec.threshold_field)
+                values = {spec.threshold_field: None if value is MISSING else value}
         check = plan.event_filter
         notes = list(self._notes)
         return self._controlled(

@@ -111,14 +111,14 @@ def _window_config(rule: Rule) -> Any:
 def _aggregates(rule: Rule, windowed: bool) -> list[AggregatePlan]:
     out: list[AggregatePlan] = []
     spec = rule.trigger_spec
-    if windowed and isinstance(spec, MetricTrigger) and spec.metric_name:
+    if windowed and isinstance(spec, MetricTrigger) and spec.threshold_field:
         # "cpu_usage > 85 for 5m": the window's aggregate of the metric, under its own name
         name = spec.aggregation
         out.append(
             AggregatePlan(
-                alias=spec.metric_name,
+                alias=spec.threshold_field,
                 name=name,
-                field=spec.metric_name if needs_field(name) else None,
+                field=spec.threshold_field if needs_field(name) else None,
                 raw=name in RAW_VALUE_AGGREGATIONS,
             )
         )
@@ -206,8 +206,8 @@ def compile_plan(rule: Rule) -> RulePlan:
         # a metric trigger's own metric is both an event field and a window value (its
         # aggregate): like the group-by fields it does not decide where a condition goes
         neutral = set(group_by)
-        if isinstance(spec, MetricTrigger) and spec.metric_name:
-            neutral.add(spec.metric_name)
+        if isinstance(spec, MetricTrigger) and spec.threshold_field:
+            neutral.add(spec.threshold_field)
         event_part, window_part = _split_composite(rule, window_names, neutral)
         event_node = all_of(inline, event_part)
         window_node = all_of(threshold, window_part)

@@ -112,8 +112,8 @@ def simulate(
             notes.append(f"filtered out by the trigger spec: {reason}")
     elif isinstance(spec, MetricTrigger):
         subject = metric_subject(spec, payload)
-        if spec.metric_name:
-            value = resolve(subject, spec.metric_name)
+        if spec.threshold_field:
+            value = resolve(subject, spec.threshold_field)
             extracted = None if value is MISSING else value
         elif subject is not payload:
             extracted = subject
@@ -210,9 +210,11 @@ def _simulate_window(model: Rule, plan: RulePlan, payload: Mapping[str, Any]) ->
         explain = screened.explain
     values = fired[0].values if fired else None
     extracted: Any = None
-    if isinstance(spec, MetricTrigger) and spec.metric_name:
-        raw = resolve(subject, spec.metric_name)
-        extracted = values.get(spec.metric_name) if values else (None if raw is MISSING else raw)
+    if isinstance(spec, MetricTrigger) and spec.threshold_field:
+        raw = resolve(subject, spec.threshold_field)
+        extracted = (
+            values.get(spec.threshold_field) if values else (None if raw is MISSING else raw)
+        )
     elif subject is not payload:
         extracted = subject
     return _result(

@@ -339,8 +339,8 @@ class Rule(Spec):
     def threshold_condition(self) -> Condition | None:
         """A metric trigger's ``metric_name operator threshold`` as a condition leaf."""
         spec = self.trigger_spec
-        if isinstance(spec, MetricTrigger) and spec.operator is not None and spec.metric_name:
-            return Condition(field=spec.metric_name, op=spec.operator, value=spec.threshold)
+        if isinstance(spec, MetricTrigger) and spec.operator is not None and spec.threshold_field:
+            return Condition(field=spec.threshold_field, op=spec.operator, value=spec.threshold)
         return None
 
     def condition(self) -> Condition | ConditionGroup | None:

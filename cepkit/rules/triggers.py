@@ -63,6 +63,30 @@ class MetricTrigger(_Trigger):
     interval: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def subject_name(self) -> str | None:
+        """The name the threshold compares: ``metric_name``, else the last part of
+        ``value_path`` (``data.cpu`` -> ``cpu``), so a polled value has a name.
+
+        >>> MetricTrigger(value_path="data.cpu", operator=">", threshold=90).subject_name
+        'cpu'
+        """
+        if self.metric_name:
+            return self.metric_name
+        return self.value_path.rsplit(".", 1)[-1] if self.value_path else None
+
+    @property
+    def threshold_field(self) -> str | None:
+        """What the threshold (and a window's aggregate) is about: ``metric_name``, or the
+        named polled value when the trigger has an ``operator`` but no ``metric_name``.
+
+        >>> MetricTrigger(value_path="data.metrics").threshold_field is None
+        True
+        """
+        if self.metric_name:
+            return self.metric_name
+        return self.subject_name if self.operator is not None else None
+
     @field_validator("operator", mode="before")
     @classmethod
     def _op(cls, value: Any) -> Any:

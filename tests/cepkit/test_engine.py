@@ -590,3 +590,29 @@ def test_lab8_composite_filters_events_and_the_threshold_checks_the_window() -> 
         (0.0, {"cpu_usage": 91.5}),
         (300.0, {"cpu_usage": 86.0}),
     ]
+
+
+def test_a_polled_metric_is_named_by_its_value_path() -> None:
+    """value_path without metric_name: the threshold applies to the narrowed value."""
+    rule = {
+        "rule_name": "polled",
+        "trigger_type": "metric",
+        "trigger_spec": {"value_path": "data.cpu", "operator": ">", "threshold": 90},
+    }
+    events = [{"timestamp": 1, "data": {"cpu": 50}}, {"timestamp": 2, "data": {"cpu": 95}}]
+    assert [f.values for f in run([rule], events)] == [{"cpu": 95}]
+
+
+def test_value_path_equal_to_metric_name_still_compares_the_value() -> None:
+    rule = {
+        "rule_name": "same",
+        "trigger_type": "metric",
+        "trigger_spec": {
+            "metric_name": "cpu",
+            "value_path": "cpu",
+            "operator": ">",
+            "threshold": 90,
+        },
+    }
+    events = [{"timestamp": 1, "cpu": 50}, {"timestamp": 2, "cpu": 95}]
+    assert [f.values for f in run([rule], events)] == [{"cpu": 95}]
