@@ -199,9 +199,10 @@ def test_rolling_order_stats_match_sorting(window: int) -> None:
         assert [a[t - window] for a in got] == ordered.tolist()
 
 
-values_st = st.lists(
-    st.one_of(st.floats(-1e3, 1e3), st.integers(-2, 2).map(float)), min_size=3, max_size=300
-)
+# within the detectors' documented accuracy range: 0 or 1e-100 <= |x| <= 1e100 (a value
+# like 1.9e-161 squares to 0 and the two kernels may then disagree in the last bits)
+_in_range = st.floats(-1e3, 1e3).map(lambda v: 0.0 if abs(v) < 1e-100 else v)
+values_st = st.lists(st.one_of(_in_range, st.integers(-2, 2).map(float)), min_size=3, max_size=300)
 
 
 @given(values=values_st, w=st.integers(2, 12), chunk=st.integers(1, 40), block=st.integers(1, 50))
