@@ -159,12 +159,14 @@ class EventFacts(_Frozen):
     dismissed: bool = False
 
 
-def load_events(engine: Engine, period: Period) -> list[EventFacts]:
+def load_events(engine: Engine, period: Period, tenant: str | None = None) -> list[EventFacts]:
     """The events created in ``period`` (by ``created_at``, the console's time), oldest first."""
     t = events_table.c
     query = select(
         t.event_id, t.rule_id, t.rule_name, t.created_at, t.acked, t.acked_at, t.dismissed
     ).order_by(t.seq)
+    if tenant is not None:
+        query = query.where(t.tenant == tenant)
     if period.since is not None:
         query = query.where(t.created_at >= period.since)
     if period.until is not None:
@@ -174,9 +176,11 @@ def load_events(engine: Engine, period: Period) -> list[EventFacts]:
     return [EventFacts.model_validate(row._asdict()) for row in rows]
 
 
-def load_logs(logs: ExecutionLogStore, period: Period) -> list[ExecutionLog]:
+def load_logs(
+    logs: ExecutionLogStore, period: Period, tenant: str | None = None
+) -> list[ExecutionLog]:
     """The execution logs started in ``period``, oldest first."""
-    entries = logs.since(period.since)
+    entries = logs.since(period.since, tenant=tenant)
     return sorted(
         (entry for entry in entries if period.contains(entry.started_at)),
         key=lambda entry: entry.started_at,
@@ -194,10 +198,15 @@ class AckBacklog(_Frozen):
 
 
 def ack_backlog(
-    events: EventStore, engine: Engine, now: datetime, *, sla_seconds: float
+    events: EventStore,
+    engine: Engine,
+    now: datetime,
+    *,
+    sla_seconds: float,
+    tenant: str | None = None,
 ) -> AckBacklog:
     """The backlog as of ``now`` (every unacknowledged event, whenever it was created)."""
-    counts = events.counts()
+    counts = events.counts(tenant=tenant)
     oldest = _utc(counts.get("oldest_unacked"))
     t = events_table.c
     query = (
@@ -205,6 +214,8 @@ def ack_backlog(
         .select_from(events_table)
         .where(t.acked.is_(False), t.created_at < now - timedelta(seconds=sla_seconds))
     )
+    if tenant is not None:
+        query = query.where(t.tenant == tenant)
     with mapped("count the ACK backlog"), engine.connect() as conn:
         over = int(conn.execute(query).scalar_one())
     return AckBacklog(
@@ -867,15 +878,17 @@ def collect_stats(
     clock: Clock,
     period: Period,
     sla_seconds: float = 3600.0,
+    tenant: str | None = None,
 ) -> Stats:
-    """Read the period's rows and the backlog, then :func:`compute_stats`."""
+    """Read the period's rows and the backlog (one tenant's, when given), then
+    :func:`compute_stats`."""
     now = clock.now()
     return compute_stats(
-        load_events(engine, period),
-        load_logs(logs, period),
+        load_events(engine, period, tenant),
+        load_logs(logs, period, tenant),
         period=period,
         now=now,
-        backlog=ack_backlog(events, engine, now, sla_seconds=sla_seconds),
+        backlog=ack_backlog(events, engine, now, sla_seconds=sla_seconds, tenant=tenant),
     )
 
 
@@ -889,6 +902,7 @@ def collect_checks(
     period: Literal["day", "week"],
     scheduler: object | None,
     thresholds: Thresholds | None = None,
+    tenant: str | None = None,
 ) -> Checklist:
     """The daily (``day``) or weekly (``week``) checklist from the stores."""
     limits = thresholds or Thresholds()
@@ -899,8 +913,9 @@ def collect_checks(
         clock=clock,
         period=period_of(period, clock.now()),
         sla_seconds=limits.ack_sla_seconds,
+        tenant=tenant,
     )
-    stored = rules.list()
+    stored = rules.list(tenant=tenant)
     anomaly = {
         rule.rule_id
         for rule in stored

@@ -17,7 +17,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.deps import LiveDep
+from cepkit.store import RuleStore
+from server.deps import LiveDep, StoreDep
 from server.scheduler import (
     MetricPollingStatus,
     SchedulerInstance,
@@ -26,6 +27,12 @@ from server.scheduler import (
 )
 
 __all__ = ["router"]
+
+
+def _rule_ids(store: RuleStore) -> set[str]:
+    """The ids of the rules the caller's tenant owns (the store is scoped to it)."""
+    return {rule.rule_id for rule in store.list()}
+
 
 router = APIRouter(prefix="/cep/scheduler", tags=["scheduler"])
 
@@ -37,15 +44,23 @@ def scheduler_status(live: LiveDep) -> SchedulerStatus:
 
 
 @router.get("/instances", summary="Scheduler instances", response_model=list[SchedulerInstance])
-def scheduler_instances(live: LiveDep) -> list[SchedulerInstance]:
-    """The instances with their heartbeat and the rules each owns (last/next run)."""
-    return live.scheduler.instances()
+def scheduler_instances(live: LiveDep, store: StoreDep) -> list[SchedulerInstance]:
+    """The instances with their heartbeat and the rules each owns (last/next run); only
+    the caller's tenant's rules are listed."""
+    mine = _rule_ids(store)
+    return [
+        instance.model_copy(
+            update={"rules_owned": [r for r in instance.rules_owned if r.rule_id in mine]}
+        )
+        for instance in live.scheduler.instances()
+    ]
 
 
 @router.get("/metric-polling", summary="Polled metric rules", response_model=MetricPollingStatus)
-def metric_polling(live: LiveDep) -> MetricPollingStatus:
+def metric_polling(live: LiveDep, store: StoreDep) -> MetricPollingStatus:
     """Each metric rule with ``endpoint`` + ``value_path``: its last and next poll."""
-    rules = live.poller.status()
+    mine = _rule_ids(store)
+    rules = [rule for rule in live.poller.status() if rule.rule_id in mine]
     return MetricPollingStatus(running=live.poller.running, rules=rules, total=len(rules))
 
 
@@ -55,10 +70,11 @@ def metric_polling(live: LiveDep) -> MetricPollingStatus:
     response_model=SnapshotList,
 )
 def latest_snapshots(
-    live: LiveDep, rule_id: Annotated[list[str] | None, Query()] = None
+    live: LiveDep, store: StoreDep, rule_id: Annotated[list[str] | None, Query()] = None
 ) -> SnapshotList:
     """The newest snapshot of each polled rule (of the ``rule_id`` s given)."""
-    snapshots = live.poller.snapshots.latest(rule_id)
+    mine = _rule_ids(store)
+    snapshots = [s for s in live.poller.snapshots.latest(rule_id) if s.rule_id in mine]
     return SnapshotList(snapshots=snapshots, total=len(snapshots))
 
 
@@ -67,9 +83,11 @@ def latest_snapshots(
 )
 def snapshot_history(
     live: LiveDep,
+    store: StoreDep,
     rule_id: Annotated[str, Query(min_length=1)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> SnapshotList:
     """One rule's snapshots, newest first."""
+    store.get(rule_id)  # another tenant's rule is no rule (404)
     snapshots = live.poller.snapshots.history(rule_id, limit=limit)
     return SnapshotList(snapshots=snapshots, total=len(snapshots))

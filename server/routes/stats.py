@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
-from server.deps import ClockDep, MaybeLiveDep
+from server.deps import ClockDep, MaybeLiveDep, TenantDep
 from server.live import LiveServices
 from server.stats import Checklist, Stats, collect_checks, collect_stats, period_of
 
@@ -40,6 +40,7 @@ def _live(live: LiveServices | None) -> LiveServices:
 @router.get("", summary="Operational statistics", response_model=Stats)
 async def get_stats(
     live: MaybeLiveDep,
+    tenant: TenantDep,
     clock: ClockDep,
     period: Annotated[Literal["day", "week", "all"], Query()] = "day",
     since: Annotated[datetime | None, Query(description="Start (inclusive), ISO-8601")] = None,
@@ -64,12 +65,14 @@ async def get_stats(
         logs=services.logs,
         clock=clock,
         period=window,
+        tenant=tenant,
     )
 
 
 @router.get("/checks", summary="Daily or weekly checklist (guide 20.4)", response_model=Checklist)
 async def get_checks(
     live: MaybeLiveDep,
+    tenant: TenantDep,
     clock: ClockDep,
     period: Annotated[Literal["day", "week"], Query()] = "day",
 ) -> Checklist:
@@ -84,4 +87,5 @@ async def get_checks(
         clock=clock,
         period=period,
         scheduler=getattr(services, "scheduler", None),
+        tenant=tenant,
     )

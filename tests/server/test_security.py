@@ -108,6 +108,10 @@ def test_tenants_never_see_each_other(client: TestClient) -> None:
         "configured"
     ]
     assert "acme-secret" not in client.get("/cep/channels/Slack", headers=acme).text
+    assert client.get("/cep/stats?period=all", headers=globex).json()["events"]["created"] == 0
+    assert client.get("/cep/stats?period=all", headers=acme).json()["events"]["created"] == 1
+    owned = client.get("/cep/scheduler/instances", headers=globex).json()[0]["rules_owned"]
+    assert owned == []
     exported = client.get("/cep/rules/export", headers=globex).json()
     assert [r["rule_name"] for r in exported["rules"]] == ["cpu_over_90"] and exported["total"] == 1
 
