@@ -101,7 +101,28 @@ class Delivery:
             status=result.status,
             error_message=first_error,
             actions=[a.model_dump(mode="json") for a in result.actions],
+            exec_id=result.exec_id,
         )
+
+    async def abandon(self, job: Job, error: str) -> list[dict[str, Any]]:
+        """The action queue's time limit cut ``job`` off: every delivery becomes a dead
+        letter (to be retried once the target answers); returns them for the log."""
+        letters = self.dispatcher.abandoned(job.rule, job.firing, job.firing.payload, error)
+        for letter in letters:
+            self.letters.put(letter, tenant=job.tenant)
+        return [
+            {
+                "action_index": letter.action_index,
+                "action_type": letter.action_type,
+                "channel": letter.channel,
+                "target": letter.target,
+                "status": "failed",
+                "error": error,
+                "attempts": [],
+                "dead_letter": {"dead_letter_id": letter.dead_letter_id},
+            }
+            for letter in letters
+        ]
 
     async def retry(self, stored: StoredDeadLetter) -> ActionResult:
         """Deliver a dead letter again with its rule as it is now."""

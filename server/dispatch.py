@@ -5,7 +5,9 @@ from whatever thread it runs on and returns at once; workers on the event loop r
 rule's actions through the :data:`Executor` with a time limit (``timeout``, 5 s by default:
 a slow webhook is cut off and logged as failed, never slows ingest), and write the log.
 Suppressed firings are logged as ``suppressed`` without running anything; ``dry_run``
-jobs list the actions they would run (status ``dry_run``).
+jobs list the actions they would run (status ``dry_run``). An execution cut off by the
+time limit is logged as failed, and ``on_timeout`` may keep what it abandoned (the
+server turns every undelivered action into a dead letter, to be retried).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class ActionsOutcome(BaseModel):
     status: ExecStatus
     error_message: str | None = None
     actions: list[dict[str, Any]] = Field(default_factory=list)
+    exec_id: str | None = None  # the executor's id for this execution, kept by the log
 
 
 Executor = Callable[[Job], Awaitable[ActionsOutcome]]
@@ -80,6 +83,7 @@ class ActionQueue:
         workers: int = 4,
         timeout: float = 5.0,
         on_logged: Callable[[ExecutionLog], None] | None = None,
+        on_timeout: Callable[[Job, str], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self._executor = executor
         self._logs = logs
@@ -87,6 +91,7 @@ class ActionQueue:
         self._workers = workers
         self._timeout = timeout
         self._on_logged = on_logged
+        self._on_timeout = on_timeout
         self._queue: asyncio.Queue[Job] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,11 +156,11 @@ class ActionQueue:
             try:
                 outcome = await asyncio.wait_for(executor(job), self._timeout)
             except TimeoutError:
-                outcome = ActionsOutcome(
-                    status="failed",
-                    error_message=f"rule execution timed out after {self._timeout:g} s",
-                )
+                message = f"rule execution timed out after {self._timeout:g} s"
+                kept = await self._on_timeout(job, message) if self._on_timeout else []
+                outcome = ActionsOutcome(status="failed", error_message=message, actions=kept)
         entry = ExecutionLog.new(
+            exec_id=outcome.exec_id,
             tenant=job.tenant,
             rule_id=job.rule.rule_id,
             rule_name=job.rule.rule_name,

@@ -64,6 +64,7 @@ class LiveServices:
             workers=action_workers,
             timeout=action_timeout,
             on_logged=lambda _entry: self.hub.notify(),
+            on_timeout=self.delivery.abandon if executor is None else None,
         )
         self.runner = LiveRunner(
             store,

@@ -41,9 +41,10 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How often the runner saves its state."
     )
     action_timeout: float = Field(
-        default=60.0,
+        default=120.0,
         gt=0,
-        description="Time limit of one rule execution's actions, retries included (s).",
+        description="Time limit of one rule execution's actions, retries included (s); "
+        "5 tries of 10 s plus 15 s of backoff need 65 s.",
     )
     action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
     api_keys: str | None = Field(

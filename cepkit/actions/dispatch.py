@@ -333,6 +333,30 @@ class Dispatcher:
             status_code=outcome.status_code,
         )
 
+    def abandoned(
+        self, rule: Rule, firing: Firing, payload: Mapping[str, Any] | None, error: str
+    ) -> list[DeadLetter]:
+        """Dead letters for every delivery of an execution that was cut off before it
+        finished (the server's time limit), one per action and notify channel, with the
+        ids :meth:`execute` would give them, so each can be retried later."""
+        job = self._job(rule, firing, payload)
+        out: list[DeadLetter] = []
+        for index, action in enumerate(rule.actions):
+            channels: list[str | None] = list(getattr(action, "channels", None) or [None])
+            for channel in channels:
+                out.append(
+                    self.runtime.dead_letter(
+                        job,
+                        index,
+                        action.type,
+                        error=error,
+                        attempts=0,
+                        channel=channel,
+                        target=getattr(action, "endpoint", None) or getattr(action, "target", None),
+                    )
+                )
+        return out
+
     async def breaker_state(self, key: str) -> BreakerState:
         """A breaker's stored state: ``channel:Slack``, ``webhook:host:port``, ``store:name``."""
         return await self.runtime.breaker.state(key)

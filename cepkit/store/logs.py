@@ -74,9 +74,9 @@ class ExecutionLog(BaseModel):
     actions: list[dict[str, Any]] = Field(default_factory=list)
 
     @classmethod
-    def new(cls, **fields: Any) -> ExecutionLog:
-        """A log entry with a fresh ``exec_id`` (``exec_<12 hex>``)."""
-        return cls(exec_id="exec_" + uuid.uuid4().hex[:12], **fields)
+    def new(cls, *, exec_id: str | None = None, **fields: Any) -> ExecutionLog:
+        """A log entry with ``exec_id``, or a fresh one (``exec_<12 hex>``)."""
+        return cls(exec_id=exec_id or "exec_" + uuid.uuid4().hex[:12], **fields)
 
 
 def _log(row: Row[Any]) -> ExecutionLog:

@@ -3,17 +3,21 @@
 ``GET /cep/deliveries`` lists them (``status=dead`` by default), ``GET .../{id}`` shows
 one, and ``POST /cep/deliveries/{id}/retry`` delivers it again with its rule as it is now
 (fix the channel or the endpoint first, guide Lab 12): the answer is the new delivery
-result; a success marks the dead letter ``redelivered``.
+result; a success marks the dead letter ``redelivered``. Every retry is an execution log
+of its own (trigger ``retry``), so the rule's logs show the final outcome.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from cepkit.actions.results import ActionResult
+from cepkit.store import ExecutionLog
 from cepkit.store.deliveries import StoredDeadLetter
 from server.deps import LiveDep, TenantDep
 from server.schemas import MessageOut
@@ -44,6 +48,7 @@ class RetryResult(BaseModel):
     dead_letter_id: str
     delivered: bool
     result: ActionResult
+    exec_id: str  # the execution log of this retry (trigger ``retry``)
 
 
 @router.get("", summary="Dead letters", response_model=DeadLetterList)
@@ -81,5 +86,27 @@ def get_dead_letter(dead_letter_id: str, live: LiveDep, tenant: TenantDep) -> St
 async def retry_dead_letter(dead_letter_id: str, live: LiveDep, tenant: TenantDep) -> RetryResult:
     """With the rule as it is now; success marks it ``redelivered``."""
     stored = live.dead_letters.get(dead_letter_id, tenant=tenant)
+    started = live.clock.now()
+    t0 = time.perf_counter()
     result = await live.delivery.retry(stored)
-    return RetryResult(dead_letter_id=dead_letter_id, delivered=result.delivered, result=result)
+    letter = stored.letter
+    entry = ExecutionLog.new(
+        tenant=tenant,
+        rule_id=letter.rule_id,
+        rule_name=letter.rule_name,
+        event_id=letter.firing.firing_id,
+        trigger="retry",
+        status="success" if result.delivered else "failed",
+        started_at=started,
+        duration_ms=round((time.perf_counter() - t0) * 1000.0, 3),
+        error_message=None if result.delivered else result.error,
+        actions=[result.model_dump(mode="json")],
+    )
+    await run_in_threadpool(live.logs.add, entry)
+    live.hub.notify()
+    return RetryResult(
+        dead_letter_id=dead_letter_id,
+        delivered=result.delivered,
+        result=result,
+        exec_id=entry.exec_id,
+    )

@@ -169,4 +169,11 @@ def test_failure_goes_to_the_fallback_then_a_dead_letter_that_retries_once_fixed
     assert service.hits("/fixed")[0].json["text"].endswith("CPU 95 on web-01")
     assert client.get("/cep/deliveries").json()["total"] == 0
     assert client.get(f"/cep/deliveries/{letter_id}").json()["status"] == "redelivered"
+    newest = client.get(f"/cep/rules/{rule_id}/logs").json()["logs"][0]
+    assert (newest["exec_id"], newest["trigger"], newest["status"]) == (
+        retried["exec_id"],
+        "retry",
+        "success",
+    )
+    assert letters[0]["exec_id"] == log["exec_id"]  # the dead letter names its execution
     assert client.post("/cep/deliveries/nope/retry").status_code == 404
