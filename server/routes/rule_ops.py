@@ -10,6 +10,8 @@
 - ``GET /cep/rules/{id}/logs``: the newest execution logs first.
 - ``GET /cep/rules/{id}/anomaly-status``: per group, the live baseline (n, mean, std, q1,
   q3, ema, ready or ``baseline_insufficient``).
+- ``GET /cep/rules/{id}/runtime``: the live engine's counters (evaluation errors with
+  samples, late events, filtered out, firings, suppressed...).
 """
 
 from __future__ import annotations
@@ -275,3 +277,43 @@ def anomaly_status(rule_id: str, store: StoreDep, live: LiveDep) -> AnomalyStatu
         running=runtime is not None,
         groups=groups,
     )
+
+
+class RuntimeCounters(BaseModel):
+    """What the live engine counted for one rule since it started (or was edited)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    running: bool
+    events: int = 0
+    filtered_out: int = 0
+    evaluation_errors: int = 0
+    invalid_time: int = 0
+    late: int = 0
+    skipped_values: int = 0
+    windows_closed: int = 0
+    baseline_insufficient: int = 0
+    firings: int = 0
+    suppressed: int = 0
+    pending: int = 0
+    recoveries: int = 0
+    enrichment_errors: int = 0
+    late_samples: list[float] = Field(default_factory=list)
+    error_samples: list[str] = Field(default_factory=list)
+
+
+@router.get(
+    "/{rule_id}/runtime",
+    summary="The live engine's counters for a rule",
+    response_model=RuntimeCounters,
+    responses=_NOT_FOUND,
+)
+def runtime_counters(rule_id: str, store: StoreDep, live: LiveDep) -> RuntimeCounters:
+    """Events seen, filtered out, evaluation errors (with samples naming the path), late
+    events, firings, suppressed...: how an operator sees a field path error live."""
+    store.get(rule_id)
+    runtime = live.runner.runtime(rule_id)
+    if runtime is None:
+        return RuntimeCounters(rule_id=rule_id, running=False)
+    return RuntimeCounters(rule_id=rule_id, running=True, **runtime.stats.as_dict())

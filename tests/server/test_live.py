@@ -388,3 +388,18 @@ def test_restart_replays_the_journal_and_keeps_state(sqlite_url: str, clock: Fak
         event = client.get(f"/cep/events/{answer.json()['event_ids'][0]}").json()
         assert event["values"]["avg_cpu_usage"] == 95.0
         assert json.dumps(event["group"]) == '{"host": "a"}'
+
+
+def test_runtime_counters_show_evaluation_errors_live(app_client: TestClient) -> None:
+    rule_id = create(
+        app_client,
+        {
+            **CPU_RULE,
+            "composite_condition": {"conditions": [{"field": "cpu_usge", "op": ">", "value": 1}]},
+        },
+    )
+    app_client.post("/cep/ingest", json={"timestamp": 60, "cpu_usage": 95})
+    counters = app_client.get(f"/cep/rules/{rule_id}/runtime").json()
+    assert counters["running"] is True and counters["events"] == 1
+    assert counters["evaluation_errors"] == 1 and "cpu_usge" in counters["error_samples"][0]
+    assert app_client.get("/cep/rules/rule_nope/runtime").status_code == 404
