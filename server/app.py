@@ -49,6 +49,7 @@ from server.routes.rules import validated_document
 from server.schemas import json_loc, json_path, problem_dict, rule_document_components
 from server.security import authorize, parse_api_keys
 from server.settings import Settings
+from server.sinks import parse_sinks
 
 __all__ = ["PackReport", "create_app", "load_rule_pack"]
 
@@ -188,6 +189,7 @@ def _live_services(
         action_timeout=settings.action_timeout,
         action_workers=settings.action_workers,
         sleep=sleep if sleep is not None else asyncio.sleep,
+        sinks=parse_sinks(settings.sinks),
     )
 
 

@@ -11,21 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from cepkit.actions.dispatch import Dispatcher
 from cepkit.actions.results import ActionResult, ChannelTestResult, ExecutionResult
+from cepkit.actions.sinks import Sink
 from cepkit.channels import ChannelConfig
 from cepkit.clock import Clock
 from cepkit.firing import Firing
 from cepkit.rules import Rule, parse_rule
-from cepkit.store import RuleStore
+from cepkit.store import EventStore, RuleStore
 from cepkit.store.channels import ChannelStore
 from cepkit.store.deliveries import DeadLetterStore, StoredDeadLetter
 from server.dispatch import ActionsOutcome, Job
+from server.sinks import SinkSpec, build_sinks
 
 __all__ = ["Delivery"]
 
@@ -47,6 +49,8 @@ class Delivery:
         clock: Clock,
         chain: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sinks: Mapping[str, SinkSpec] | None = None,
+        events: EventStore | None = None,
     ) -> None:
         self.rules = rules
         self.channels = channels
@@ -54,13 +58,20 @@ class Delivery:
         self.clock = clock
         self._chain = chain
         self._sleep = sleep
+        self._sink_specs = dict(sinks or {})
+        self._events = events
+        self._sink_clients: list[Any] = []
         self._client: httpx.AsyncClient | None = None
         self._dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
         """Open the HTTP client and build the dispatcher."""
         self._client = httpx.AsyncClient(follow_redirects=False)
+        sinks: dict[str, Sink] = {}
+        if self._events is not None:
+            sinks, self._sink_clients = build_sinks(self._sink_specs, self._events, _TENANT)
         self._dispatcher = Dispatcher(
+            sinks=sinks,
             client=self._client,
             channels=self._channel,
             clock=self.clock,
@@ -70,6 +81,9 @@ class Delivery:
 
     async def stop(self) -> None:
         """Close the HTTP client."""
+        for client in self._sink_clients:
+            await client.aclose()
+        self._sink_clients = []
         if self._client is not None:
             await self._client.aclose()
         self._client = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from cepkit.clock import Clock
@@ -25,6 +25,7 @@ from server.dispatch import ActionQueue, Executor, Job
 from server.hub import Hub
 from server.runner import LiveRunner, Outcome
 from server.scheduler import MetricPoller, Scheduler
+from server.sinks import SinkSpec
 
 __all__ = ["LiveServices"]
 
@@ -45,6 +46,7 @@ class LiveServices:
         action_timeout: float = 5.0,
         action_workers: int = 4,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sinks: Mapping[str, SinkSpec] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -54,7 +56,14 @@ class LiveServices:
         self.channels = ChannelStore(store.engine, clock=clock)
         self.dead_letters = DeadLetterStore(store.engine, clock=clock)
         self.delivery = Delivery(
-            store, self.channels, self.dead_letters, clock=clock, chain=self._chain, sleep=sleep
+            store,
+            self.channels,
+            self.dead_letters,
+            clock=clock,
+            chain=self._chain,
+            sleep=sleep,
+            sinks=sinks,
+            events=self.events,
         )
         self.hub = Hub()
         self.actions = ActionQueue(

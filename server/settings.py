@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         default=None,
         description="API keys with roles and tenants (see server.security); none: local only.",
     )
+    sinks: str | None = Field(
+        default=None,
+        description="Named sinks of the store action, JSON (see server.sinks); events is built in.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

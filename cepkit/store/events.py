@@ -104,7 +104,7 @@ changes_table = Table(
 )
 
 Change = Literal["created", "acked", "dismissed"]
-Source = Literal["ingest", "manual", "schedule", "poll"]
+Source = Literal["ingest", "manual", "schedule", "poll", "store"]
 
 
 class StoredEvent(BaseModel):
