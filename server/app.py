@@ -190,6 +190,8 @@ def _live_services(
         action_workers=settings.action_workers,
         sleep=sleep if sleep is not None else asyncio.sleep,
         sinks=parse_sinks(settings.sinks),
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
     )
 
 

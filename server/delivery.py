@@ -1,7 +1,8 @@
 """Real delivery for the live server: the cepkit dispatcher behind the action queue.
 
 :class:`Delivery` owns the HTTP client and the :class:`~cepkit.actions.Dispatcher`
-(channel configurations from the channel store, in-memory breakers, the default target
+(channel configurations from the channel store, breakers in memory or, with
+``CEPKIT_REDIS_URL``, in Redis shared by every instance, the default target
 policy, the ``events`` store sink, chained rules through the runner) and adapts its
 results to execution logs; dead letters go to the dead-letter store.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from cepkit.actions.breaker import BreakerStore, RedisBreakerStore
 from cepkit.actions.dispatch import Dispatcher
 from cepkit.actions.results import ActionResult, ChannelTestResult, ExecutionResult
 from cepkit.actions.sinks import Sink
@@ -51,6 +53,8 @@ class Delivery:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         sinks: Mapping[str, SinkSpec] | None = None,
         events: EventStore | None = None,
+        redis_url: str | None = None,
+        redis_prefix: str = "cepkit:",
     ) -> None:
         self.rules = rules
         self.channels = channels
@@ -61,6 +65,8 @@ class Delivery:
         self._sink_specs = dict(sinks or {})
         self._events = events
         self._sink_clients: list[Any] = []
+        self._redis_url = redis_url
+        self._redis_prefix = redis_prefix
         self._client: httpx.AsyncClient | None = None
         self._dispatcher: Dispatcher | None = None
 
@@ -70,7 +76,15 @@ class Delivery:
         sinks: dict[str, Sink] = {}
         if self._events is not None:
             sinks, self._sink_clients = build_sinks(self._sink_specs, self._events, _TENANT)
+        breakers: BreakerStore | None = None
+        if self._redis_url:  # breaker state shared by every server instance on this Redis
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(self._redis_url)
+            self._sink_clients.append(client)
+            breakers = RedisBreakerStore(client, prefix=f"{self._redis_prefix}breaker:")
         self._dispatcher = Dispatcher(
+            breakers=breakers,
             sinks=sinks,
             client=self._client,
             channels=self._channel,

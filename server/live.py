@@ -47,6 +47,8 @@ class LiveServices:
         action_workers: int = 4,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         sinks: Mapping[str, SinkSpec] | None = None,
+        redis_url: str | None = None,
+        redis_prefix: str = "cepkit:",
     ) -> None:
         self.store = store
         self.clock = clock
@@ -64,6 +66,8 @@ class LiveServices:
             sleep=sleep,
             sinks=sinks,
             events=self.events,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
         )
         self.hub = Hub()
         self.actions = ActionQueue(

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=None,
         description="Named sinks of the store action, JSON (see server.sinks); events is built in.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by the server instances (circuit breakers); none: in memory.",
+    )
+    redis_prefix: str = Field(default="cepkit:", description="Key prefix in that Redis.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

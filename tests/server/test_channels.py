@@ -177,3 +177,35 @@ def test_failure_goes_to_the_fallback_then_a_dead_letter_that_retries_once_fixed
     )
     assert letters[0]["exec_id"] == log["exec_id"]  # the dead letter names its execution
     assert client.post("/cep/deliveries/nope/retry").status_code == 404
+
+
+def test_with_redis_two_servers_share_the_channel_breaker(
+    tmp_path: Any, clock: FakeClock, redis_server: str, redis_client: Any
+) -> None:
+    """Three failed deliveries through server A open Slack's breaker; server B sees it."""
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # connection refused
+    prefix = redis_client.prefix
+
+    def settings(name: str) -> Settings:
+        return Settings(
+            db=f"sqlite:///{tmp_path / name}",
+            tick_seconds=0,
+            redis_url=redis_server,
+            redis_prefix=prefix,
+        )
+
+    rule_doc = rule()
+    rule_doc["actions"][0].pop("fallback_channel")
+    with (
+        TestClient(create_app(settings("a.db"), clock=clock, sleep=NoSleep())) as a,
+        TestClient(create_app(settings("b.db"), clock=clock, sleep=NoSleep())) as b,
+    ):
+        for app in (a, b):
+            app.put("/cep/channels/Slack", json={"config": {"webhook_url": dead}})
+        assert b.get("/cep/channels/status").json()["channels"]["Slack"]["breaker"] == "closed"
+        a.post("/cep/rules", json=rule_doc)
+        for t in (60, 120, 180):
+            a.post("/cep/ingest", json={"timestamp": t, "host": "h", "cpu_usage": 95})
+            drain(a)
+        assert a.get("/cep/channels/status").json()["channels"]["Slack"]["breaker"] == "open"
+        assert b.get("/cep/channels/status").json()["channels"]["Slack"]["breaker"] == "open"
