@@ -1,8 +1,9 @@
 """Live ingest over HTTP: the real server under uvicorn against a no-op FastAPI endpoint.
 
-Two servers run as subprocesses, each ``uvicorn.run(app, host, port, log_level="info")``
-(access log on, output to a file): ``cepkit serve --db <tmp>.db`` and a one-route app whose
-``POST /noop`` reads the same JSON body (``Any``) and answers a small object. The load
+The servers are subprocesses, each ``uvicorn.run(app, host, port, log_level="info")``
+(access log on, output to a file): ``cepkit serve --db <tmp>.db`` and a small app whose
+``POST /noop`` reads the same JSON body (``Any``) and answers a small object; a second
+copy of that app is the webhook sink. The load
 generator is in this process: ``--clients`` threads, each with its own keep-alive httpx
 client, sending bodies encoded before the clock starts; the same generator for both sides.
 
@@ -25,8 +26,8 @@ the last round are delivered):
   times ingest -> event store -> change feed -> stream, not webhook deliveries (the 10
   rules keep theirs).
 
-Every rule's action is a webhook to a third process (the same no-op app, answering 200):
-real deliveries, nothing leaves the machine.
+The 10 rules' action is a webhook to the sink (answering 200): real deliveries, and
+nothing leaves the machine.
 
 Targets (ingest issue): single-event ingest >= 0.5 x the no-op endpoint; batches of 1,000
 >= 100,000 events/s with 10 active rules; p99 ingest -> SSE <= 50 ms at 1,000 events/s.
