@@ -123,7 +123,9 @@ class Delivery:
         finally:
             _TENANT.reset(token)
         for letter in result.dead_letters:
-            self.letters.put(letter, exec_id=result.exec_id, tenant=job.tenant)
+            await asyncio.to_thread(
+                self.letters.put, letter, exec_id=result.exec_id, tenant=job.tenant
+            )
         first_error = result.error or next((a.error for a in result.actions if a.error), None)
         return ActionsOutcome(
             status=result.status,
@@ -137,7 +139,7 @@ class Delivery:
         letter (to be retried once the target answers); returns them for the log."""
         letters = self.dispatcher.abandoned(job.rule, job.firing, job.firing.payload, error)
         for letter in letters:
-            self.letters.put(letter, tenant=job.tenant)
+            await asyncio.to_thread(self.letters.put, letter, tenant=job.tenant)
         return [
             {
                 "action_index": letter.action_index,

@@ -106,12 +106,16 @@ class ActionQueue:
         """Let queued jobs finish (up to ``drain_seconds``), then stop the workers."""
         if self._queue is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), drain_seconds)
+                async with asyncio.timeout(drain_seconds):
+                    await self._queue.join()
+            if self._queue.qsize():
+                log.error("action queue stopped with %d jobs not run", self._queue.qsize())
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:  # never hang the shutdown on a worker that swallowed its cancel
+            _done, stuck = await asyncio.wait(self._tasks, timeout=drain_seconds)
+            if stuck:
+                log.error("%d action workers did not stop", len(stuck))
         self._tasks = []
 
     def submit(self, job: Job) -> None:
@@ -154,7 +158,8 @@ class ActionQueue:
         else:
             executor = plan_actions if job.dry_run else self._executor
             try:
-                outcome = await asyncio.wait_for(executor(job), self._timeout)
+                async with asyncio.timeout(self._timeout):
+                    outcome = await executor(job)
             except TimeoutError:
                 message = f"rule execution timed out after {self._timeout:g} s"
                 kept = await self._on_timeout(job, message) if self._on_timeout else []

@@ -247,6 +247,9 @@ class SqlRuleStore:
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a commit survives the process being killed (only an OS
+                # crash or power loss may take the last ones); FULL syncs every commit
+                cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA busy_timeout=5000")
             finally:

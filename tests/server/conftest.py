@@ -59,3 +59,7 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 10.0, every: float = 
 def client_for(base: str) -> httpx.Client:
     """An httpx client on ``base``."""
     return httpx.Client(base_url=base, timeout=10)
+
+
+async def no_sleep(_seconds: float) -> None:
+    """Retry backoff that does not wait (for apps whose deliveries are not under test)."""

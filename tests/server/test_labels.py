@@ -13,11 +13,14 @@ from cepkit.clock import FakeClock
 from cepkit.tuning import Incidents, sweep
 from server.app import create_app
 from server.settings import Settings
+from tests.server.conftest import no_sleep
 
 
 @pytest.fixture
 def client(sqlite_url: str, clock: FakeClock) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db=sqlite_url, tick_seconds=0), clock=clock)) as c:
+    with TestClient(
+        create_app(Settings(db=sqlite_url, tick_seconds=0), clock=clock, sleep=no_sleep)
+    ) as c:
         yield c
 
 

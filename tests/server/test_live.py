@@ -24,6 +24,7 @@ from cepkit.store import Journal, create_store
 from server.app import create_app
 from server.live import LiveServices
 from server.settings import Settings
+from tests.server.conftest import no_sleep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "data" / "samples" / "server_metrics.csv"
@@ -44,7 +45,7 @@ WINDOW_RULE: dict[str, Any] = {
     "trigger_spec": {"metric_name": "cpu_usage", "operator": ">", "threshold": 70},
     "window_config": {"type": "tumbling", "size": "5m"},
     "aggregation": {"type": "avg", "field": "cpu_usage", "group_by": ["host"]},
-    "actions": [{"type": "webhook", "endpoint": "https://hooks.example.com/x"}],
+    "actions": [{"type": "webhook", "endpoint": "http://127.0.0.1:9/hook"}],
 }
 
 ANOMALY_RULE: dict[str, Any] = {
@@ -71,7 +72,7 @@ def app_client(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Tes
     else:
         schema = request.getfixturevalue("pg_clean_schema")
         settings = Settings(db=request.getfixturevalue("pg_url"), db_schema=schema, tick_seconds=0)
-    with TestClient(create_app(settings, clock=clock)) as client:
+    with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as client:
         yield client
 
 
@@ -292,7 +293,9 @@ def test_schedule_rules_fire_on_their_cron_as_the_clock_moves(
             "is_active": True,
             "trigger_type": "schedule",
             "trigger_spec": {"scheduleExpression": "*/5 * * * *", "timezone": "Asia/Seoul"},
-            "actions": [{"type": "webhook", "endpoint": "https://x.example/h", "method": "GET"}],
+            "actions": [
+                {"type": "webhook", "endpoint": "http://127.0.0.1:9/health", "method": "GET"}
+            ],
         },
     )
     live = live_of(app_client)
@@ -372,7 +375,7 @@ def test_restart_replays_the_journal_and_keeps_state(sqlite_url: str, clock: Fak
     """A clean restart restores the checkpoint; a crash (no checkpoint) replays the journal."""
     settings = Settings(db=sqlite_url, tick_seconds=0, checkpoint_seconds=3600)
     rows = [{"timestamp": t, "host": "a", "cpu_usage": 95.0} for t in range(0, 240, 60)]
-    with TestClient(create_app(settings, clock=clock)) as client:
+    with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as client:
         create(client, WINDOW_RULE)
         client.post("/cep/ingest", json=rows)
         live = live_of(client)
@@ -382,7 +385,7 @@ def test_restart_replays_the_journal_and_keeps_state(sqlite_url: str, clock: Fak
     recovery = Journal(store.engine).recover()
     store.close()
     assert (recovery.seq, len(recovery.entries)) == (0, 1)  # no checkpoint, one batch
-    with TestClient(create_app(settings, clock=clock)) as client:
+    with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as client:
         answer = client.post("/cep/ingest", json={"timestamp": 300, "host": "a", "cpu_usage": 95})
         assert len(answer.json()["event_ids"]) == 1
         event = client.get(f"/cep/events/{answer.json()['event_ids'][0]}").json()
