@@ -101,7 +101,7 @@ def guide_files() -> list[Path]:
 
 @pytest.fixture
 def settings(sqlite_url: str) -> Settings:
-    return Settings(db=sqlite_url, rule_pack=None)
+    return Settings(db=sqlite_url, rule_pack=None, tick_seconds=0)
 
 
 @pytest.fixture
@@ -114,10 +114,12 @@ def client(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
 def any_client(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[TestClient]:
     """A client over a SQLite file store or the real PostgreSQL store."""
     if request.param == "sqlite":
-        settings = Settings(db=request.getfixturevalue("sqlite_url"), rule_pack=None)
+        settings = Settings(
+            db=request.getfixturevalue("sqlite_url"), rule_pack=None, tick_seconds=0
+        )
     else:
         schema = request.getfixturevalue("pg_clean_schema")
-        settings = Settings(db=request.getfixturevalue("pg_url"), db_schema=schema)
+        settings = Settings(db=request.getfixturevalue("pg_url"), db_schema=schema, tick_seconds=0)
     with TestClient(create_app(settings, clock=clock)) as test_client:
         yield test_client
 
@@ -453,7 +455,7 @@ def test_startup_loads_the_rule_pack_once(sqlite_url: str, clock: FakeClock) -> 
     pack = sorted(RULE_PACK.glob("*.json"))
     assert len(pack) == 5
     names = [json.loads(p.read_text(encoding="utf-8"))["rule_name"] for p in pack]
-    settings = Settings(db=sqlite_url, rule_pack=RULE_PACK)
+    settings = Settings(db=sqlite_url, rule_pack=RULE_PACK, tick_seconds=0)
     for _ in range(2):
         with TestClient(create_app(settings, clock=clock)) as client:
             listed = client.get("/cep/rules").json()
@@ -481,7 +483,7 @@ def test_startup_skips_bad_pack_files_and_keeps_existing_rules(
     with create_store(sqlite_url, clock=clock) as store:
         kept = store.create(metric_rule(description="mine"))
 
-    settings = Settings(db=sqlite_url, rule_pack=pack)
+    settings = Settings(db=sqlite_url, rule_pack=pack, tick_seconds=0)
     with (
         caplog.at_level("WARNING", logger="server.app"),
         TestClient(create_app(settings, clock=clock)) as client,
@@ -495,7 +497,7 @@ def test_startup_skips_bad_pack_files_and_keeps_existing_rules(
 
 
 def test_missing_rule_pack_does_not_stop_startup(sqlite_url: str, tmp_path: Path) -> None:
-    settings = Settings(db=sqlite_url, rule_pack=tmp_path / "nowhere")
+    settings = Settings(db=sqlite_url, rule_pack=tmp_path / "nowhere", tick_seconds=0)
     with TestClient(create_app(settings)) as client:
         assert client.get("/cep/rules").json()["total"] == 0
 
