@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from server.live import LiveServices
 
 
 def free_port() -> int:
@@ -63,3 +66,16 @@ def client_for(base: str) -> httpx.Client:
 
 async def no_sleep(_seconds: float) -> None:
     """Retry backoff that does not wait (for apps whose deliveries are not under test)."""
+
+
+def live_of(client: TestClient) -> LiveServices:
+    """The live services of a running TestClient app."""
+    live = client.app.state.live  # type: ignore[attr-defined]
+    assert isinstance(live, LiveServices)
+    return live
+
+
+def drain(client: TestClient) -> None:
+    """Wait until the action workers have logged every queued job."""
+    assert client.portal is not None
+    client.portal.call(live_of(client).actions.join)

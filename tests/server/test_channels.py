@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from cepkit.clock import FakeClock
 from server.app import create_app
-from server.live import LiveServices
 from server.settings import Settings
 from tests.fakes import FakeService, free_port, service
+from tests.server.conftest import drain
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
@@ -39,12 +39,6 @@ def client(sqlite_url: str, clock: FakeClock, no_sleep: NoSleep) -> Iterator[Tes
     app = create_app(Settings(db=sqlite_url, tick_seconds=0), clock=clock, sleep=no_sleep)
     with TestClient(app) as test_client:
         yield test_client
-
-
-def drain(client: TestClient) -> None:
-    live = client.app.state.live  # type: ignore[attr-defined]
-    assert isinstance(live, LiveServices) and client.portal is not None
-    client.portal.call(live.actions.join)
 
 
 def rule(**extra: Any) -> dict[str, Any]:

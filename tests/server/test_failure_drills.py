@@ -27,9 +27,9 @@ from fastapi.testclient import TestClient
 
 from cepkit.clock import FakeClock
 from server.app import create_app
-from server.live import LiveServices
 from server.settings import Settings
 from tests.fakes import FakeService, FakeSleep, service
+from tests.server.conftest import drain, live_of
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
@@ -47,18 +47,6 @@ def client(sqlite_url: str, clock: FakeClock, waits: FakeSleep) -> Iterator[Test
     app = create_app(Settings(db=sqlite_url, tick_seconds=0), clock=clock, sleep=waits)
     with TestClient(app) as test_client:
         yield test_client
-
-
-def live_of(client: TestClient) -> LiveServices:
-    live = client.app.state.live  # type: ignore[attr-defined]
-    assert isinstance(live, LiveServices)
-    return live
-
-
-def drain(client: TestClient) -> None:
-    """Wait until the action workers have logged every queued job."""
-    assert client.portal is not None
-    client.portal.call(live_of(client).actions.join)
 
 
 def create(client: TestClient, document: dict[str, Any]) -> str:

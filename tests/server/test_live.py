@@ -22,9 +22,8 @@ from cepkit.clock import FakeClock
 from cepkit.replay import replay
 from cepkit.store import Journal, create_store
 from server.app import create_app
-from server.live import LiveServices
 from server.settings import Settings
-from tests.server.conftest import no_sleep
+from tests.server.conftest import drain, live_of, no_sleep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "data" / "samples" / "server_metrics.csv"
@@ -74,18 +73,6 @@ def app_client(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Tes
         settings = Settings(db=request.getfixturevalue("pg_url"), db_schema=schema, tick_seconds=0)
     with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as client:
         yield client
-
-
-def live_of(client: TestClient) -> LiveServices:
-    live = client.app.state.live  # type: ignore[attr-defined]
-    assert isinstance(live, LiveServices)
-    return live
-
-
-def drain(client: TestClient) -> None:
-    """Wait until the action workers have logged every queued job."""
-    assert client.portal is not None
-    client.portal.call(live_of(client).actions.join)
 
 
 def create(client: TestClient, document: dict[str, Any]) -> str:

@@ -22,10 +22,9 @@ from cepkit.clock import FakeClock, SystemClock
 from cepkit.store import create_store
 from cepkit.store.polling import PollSnapshot, PollStore
 from server.app import create_app
-from server.live import LiveServices
 from server.settings import Settings
 from tests.conftest import PG_URL
-from tests.server.conftest import free_port, wait_for
+from tests.server.conftest import drain, free_port, live_of, wait_for
 
 # --- a metrics endpoint on 127.0.0.1 ------------------------------------------------------
 
@@ -113,12 +112,6 @@ def both_client(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Te
         yield client
 
 
-def live_of(client: TestClient) -> LiveServices:
-    live = client.app.state.live  # type: ignore[attr-defined]
-    assert isinstance(live, LiveServices)
-    return live
-
-
 def create(client: TestClient, document: dict[str, Any]) -> str:
     answer = client.post("/cep/rules", json=document)
     assert answer.status_code == 201, answer.text
@@ -131,11 +124,6 @@ def poll(client: TestClient) -> list[PollSnapshot]:
     assert client.portal is not None
     snapshots: list[PollSnapshot] = client.portal.call(live_of(client).poller.poll_due)
     return snapshots
-
-
-def drain(client: TestClient) -> None:
-    assert client.portal is not None
-    client.portal.call(live_of(client).actions.join)
 
 
 def schedule_rule(name: str, cron: str, tz: str, hook: str) -> dict[str, Any]:

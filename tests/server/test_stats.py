@@ -18,7 +18,6 @@ from cepkit.clock import FakeClock
 from cepkit.firing import Firing
 from cepkit.store import ExecutionLog
 from server.app import create_app
-from server.live import LiveServices
 from server.settings import Settings
 from server.stats import (
     AckBacklog,
@@ -29,6 +28,7 @@ from server.stats import (
     period_of,
     scheduler_health,
 )
+from tests.server.conftest import drain, live_of
 
 CPU_RULE: dict[str, Any] = {
     "rule_name": "cpu_over_90",
@@ -59,18 +59,6 @@ def client(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[TestCli
         settings = Settings(db=request.getfixturevalue("pg_url"), db_schema=schema, tick_seconds=0)
     with TestClient(create_app(settings, clock=clock)) as test_client:
         yield test_client
-
-
-def live_of(client: TestClient) -> LiveServices:
-    live = client.app.state.live  # type: ignore[attr-defined]
-    assert isinstance(live, LiveServices)
-    return live
-
-
-def drain(client: TestClient) -> None:
-    """Wait until the action workers have logged every queued job."""
-    assert client.portal is not None
-    client.portal.call(live_of(client).actions.join)
 
 
 # --- rows in the dispatcher's shape -------------------------------------------------------
