@@ -45,13 +45,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cepkit.actions.retry import backoff_schedule
+from cepkit.actions.runtime import settings_for
 from cepkit.conditions import Condition, ConditionGroup
 from cepkit.durations import format_duration, parse_duration
 from cepkit.rules.actions import (
     ActionConfig,
-    CircuitBreakerConfig,
     NotifyAction,
-    RetryConfig,
     StoreAction,
     TriggerAction,
     WebhookAction,
@@ -316,32 +316,13 @@ def _trigger(rule: Rule) -> list[str]:
     return lines
 
 
-def _settings(
-    own: ActionConfig | None, rule_level: Sequence[ActionConfig], *names: str
-) -> tuple[RetryConfig, CircuitBreakerConfig, float | None]:
-    """Per field: the action's own config, the rule's entry for the channel or action
-    type, a rule entry without ``action``, then the defaults (as the dispatcher does)."""
-    ordered = [own] if own is not None else []
-    for name in names:
-        ordered += [c for c in rule_level if c.action is not None and c.action == name]
-    ordered += [c for c in rule_level if c.action is None]
-    retry = next((c.retry for c in ordered if c.retry is not None), RetryConfig())
-    breaker = next(
-        (c.circuit_breaker for c in ordered if c.circuit_breaker is not None),
-        CircuitBreakerConfig(),
-    )
-    timeout = next((c.timeout_seconds for c in ordered if c.timeout_seconds is not None), None)
-    return retry, breaker, timeout
-
-
 def _reliability(
     rule: Rule, own: ActionConfig | None, *names: str, timeout: float | None = None
 ) -> str:
-    retry, breaker, configured = _settings(own, rule.action_config, *names)
-    waits = [
-        min(retry.initial_delay_seconds * retry.multiplier**n, retry.max_delay_seconds)
-        for n in range(retry.max_retries)
-    ]
+    """Retries, breaker and timeout as the dispatcher resolves them (``settings_for``)."""
+    settings = settings_for(own, rule.action_config, *names)
+    retry, breaker = settings.retry, settings.breaker
+    waits = backoff_schedule(retry)
     if waits:
         jitter = ", with jitter" if retry.jitter else ""
         tries = (
@@ -349,7 +330,7 @@ def _reliability(
         )
     else:
         tries = "no retries"
-    limit = timeout if timeout is not None else configured if configured is not None else 10.0
+    limit = timeout if timeout is not None else settings.timeout
     return (
         f"{tries}; circuit breaker opens after {breaker.failure_threshold} failed deliveries, "
         f"trial after {_seconds(breaker.timeout_seconds)}; timeout {_seconds(limit)}"

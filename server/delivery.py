@@ -23,8 +23,7 @@ from cepkit.actions.results import ActionResult, ChannelTestResult, ExecutionRes
 from cepkit.actions.sinks import Sink
 from cepkit.channels import ChannelConfig
 from cepkit.clock import Clock
-from cepkit.firing import Firing
-from cepkit.rules import Rule, parse_rule
+from cepkit.rules import parse_rule
 from cepkit.store import EventStore, RuleStore
 from cepkit.store.channels import ChannelStore
 from cepkit.store.deliveries import DeadLetterStore, StoredDeadLetter
@@ -195,13 +194,3 @@ class Delivery:
                 latency_ms=result.latency_ms,
             )
         return result
-
-
-def firing_payload(firing: Firing) -> dict[str, Any]:
-    """What a chained rule receives: the firing's payload, values and group."""
-    return {**(firing.payload or {}), **firing.group, **firing.values}
-
-
-def rule_of(document: dict[str, Any], rule_id: str) -> Rule:
-    """A stored document as a rule with its id."""
-    return parse_rule({**document, "rule_id": rule_id})

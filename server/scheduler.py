@@ -262,8 +262,8 @@ def poll_event(
     if isinstance(value, dict):
         event.update(value)
     else:
-        assert spec.value_path is not None
-        event[spec.metric_name or spec.value_path.rsplit(".", 1)[-1]] = value
+        assert spec.subject_name is not None  # a polled rule has a value_path
+        event[spec.subject_name] = value  # the engine's name for a narrowed scalar
     event.update(timestamp=polled_at.isoformat(), source="poll", poll_rule_id=rule_id)
     return event
 

@@ -71,29 +71,18 @@ async def deliver_channel(
     def result(
         error: str | None, attempts: list[Attempt], breaker: BreakerName | None = None
     ) -> ActionResult:
-        letter = None
-        if error is not None and role != "fallback":
-            letter = rt.dead_letter(
-                job,
-                index,
-                "notify",
-                error=error,
-                attempts=len(attempts),
-                channel=channel,
-                target=target,
-                redeliveries=redo.redeliveries + 1 if redo else 0,
-            )
-        return ActionResult(
-            action_index=index,
-            action_type="notify",
+        return rt.result(
+            job,
+            index,
+            "notify",
+            error=error,
+            attempts=attempts,
+            redo=redo,
+            role=role,
             channel=channel,
             target=target,
-            role=role,
-            status="failed" if error is not None else "success",
-            attempts=attempts,
-            error=error,
             breaker=breaker,
-            dead_letter=letter,
+            keep=role != "fallback",  # a fallback's failure stays on the primary's letter
         )
 
     if error is not None or message is None:

@@ -25,7 +25,14 @@ import httpx
 
 from cepkit.actions.breaker import CircuitBreaker
 from cepkit.actions.policy import TargetPolicy
-from cepkit.actions.results import ActionType, Attempt, BreakerName, DeadLetter
+from cepkit.actions.results import (
+    ActionResult,
+    ActionType,
+    Attempt,
+    BreakerName,
+    DeadLetter,
+    Role,
+)
 from cepkit.actions.retry import DEFAULT_RETRY, next_delay
 from cepkit.actions.sinks import Sink
 from cepkit.channels import ChannelConfig
@@ -233,6 +240,50 @@ class Runtime:
                 state = (await self.breaker.state(breaker_key or "")).state
         error = None if outcome.ok else redactor.redact(outcome.error)
         return Delivery(ok=outcome.ok, attempts=attempts, error=error, breaker=state)
+
+    def result(
+        self,
+        job: Job,
+        index: int,
+        action_type: ActionType,
+        *,
+        error: str | None,
+        attempts: list[Attempt],
+        redo: DeadLetter | None = None,
+        role: Role | None = None,
+        channel: str | None = None,
+        target: str | None = None,
+        breaker: BreakerName | None = None,
+        detail: dict[str, Any] | None = None,
+        keep: bool = True,
+    ) -> ActionResult:
+        """One delivery's result; a failure is kept as a dead letter (unless ``keep`` is
+        False, as for a fallback) to be delivered again later."""
+        letter = None
+        if error is not None and keep:
+            letter = self.dead_letter(
+                job,
+                index,
+                action_type,
+                error=error,
+                attempts=len(attempts),
+                channel=channel,
+                target=target,
+                redeliveries=redo.redeliveries + 1 if redo else 0,
+            )
+        return ActionResult(
+            action_index=index,
+            action_type=action_type,
+            channel=channel,
+            target=target,
+            role=role if role is not None else ("retry" if redo else "primary"),
+            status="failed" if error is not None else "success",
+            attempts=attempts,
+            error=error,
+            breaker=breaker,
+            dead_letter=letter,
+            detail=detail or {},
+        )
 
     def dead_letter(
         self,

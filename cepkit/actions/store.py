@@ -65,27 +65,15 @@ async def run_store(
         attempts = delivery.attempts
         error = None if delivery.ok else delivery.error or "failed"
         breaker = delivery.breaker
-    letter = None
-    if error is not None:
-        letter = rt.dead_letter(
+    return [
+        rt.result(
             job,
             index,
             "store",
             error=error,
-            attempts=len(attempts),
-            target=target,
-            redeliveries=redo.redeliveries + 1 if redo else 0,
-        )
-    return [
-        ActionResult(
-            action_index=index,
-            action_type="store",
-            target=target,
-            role="retry" if redo else "primary",
-            status="failed" if error else "success",
             attempts=attempts,
-            error=error,
+            redo=redo,
+            target=target,
             breaker=breaker,
-            dead_letter=letter,
         )
     ]

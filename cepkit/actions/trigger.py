@@ -81,27 +81,15 @@ async def run_trigger(
                 detail["triggered"] = summary
         latency = round((rt.timer() - started) * 1000.0, 3)
         attempts.append(Attempt(attempt=1, error=error, latency_ms=latency, at=at))
-    letter = None
-    if error is not None:
-        letter = rt.dead_letter(
+    return [
+        rt.result(
             job,
             index,
             "trigger",
             error=error,
-            attempts=len(attempts),
-            target=target,
-            redeliveries=redo.redeliveries + 1 if redo else 0,
-        )
-    return [
-        ActionResult(
-            action_index=index,
-            action_type="trigger",
-            target=target,
-            role="retry" if redo else "primary",
-            status="failed" if error else "success",
             attempts=attempts,
-            error=error,
-            dead_letter=letter,
+            redo=redo,
+            target=target,
             detail=detail,
         )
     ]

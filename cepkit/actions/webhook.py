@@ -69,27 +69,16 @@ async def run_webhook(
     def result(
         error: str | None, attempts: list[Attempt], breaker: BreakerName | None = None
     ) -> ActionResult:
-        letter = None
-        if error is not None:
-            letter = rt.dead_letter(
-                job,
-                index,
-                "webhook",
-                error=error,
-                attempts=len(attempts),
-                target=target,
-                redeliveries=redo.redeliveries + 1 if redo else 0,
-            )
-        return ActionResult(
-            action_index=index,
-            action_type="webhook",
-            target=target,
-            role=role,
-            status="failed" if error is not None else "success",
-            attempts=attempts,
+        return rt.result(
+            job,
+            index,
+            "webhook",
             error=error,
+            attempts=attempts,
+            redo=redo,
+            role=role,
+            target=target,
             breaker=breaker,
-            dead_letter=letter,
         )
 
     try:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -232,35 +232,43 @@ def _body(firing: Firing) -> str:
     )
 
 
-def _event(row: Row[Any]) -> StoredEvent:
-    body = json.loads(row.body)
+def _event(row: Row[Any] | Mapping[str, Any]) -> StoredEvent:
+    """A stored event from a table row (or the values just inserted as one)."""
+    data = row._mapping if isinstance(row, Row) else row
+    body = json.loads(data["body"])
     return StoredEvent(
-        event_id=row.event_id,
-        tenant=row.tenant,
-        rule_id=row.rule_id,
-        rule_name=row.rule_name,
-        severity=row.severity,
-        kind=row.kind,
-        source=row.source,
-        summary=row.summary,
-        event_time=row.event_time,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        created_at=row.created_at,
+        **{key: data[key] for key in _COLUMNS if key in data},
         group=body.get("group") or {},
         values=body.get("values") or {},
         condition_evaluated=body.get("condition_evaluated"),
         payload=body.get("payload"),
         notes=body.get("notes") or [],
-        acked=row.acked,
-        acked_by=row.acked_by,
-        acked_at=row.acked_at,
-        ack_note=row.ack_note,
-        dismissed=row.dismissed,
-        dismissed_by=row.dismissed_by,
-        dismissed_at=row.dismissed_at,
-        dismiss_note=row.dismiss_note,
     )
+
+
+#: the table columns that are fields of :class:`StoredEvent` as they are
+_COLUMNS = (
+    "event_id",
+    "tenant",
+    "rule_id",
+    "rule_name",
+    "severity",
+    "kind",
+    "source",
+    "summary",
+    "event_time",
+    "window_start",
+    "window_end",
+    "created_at",
+    "acked",
+    "acked_by",
+    "acked_at",
+    "ack_note",
+    "dismissed",
+    "dismissed_by",
+    "dismissed_at",
+    "dismiss_note",
+)
 
 
 class EventStore:
@@ -341,13 +349,7 @@ class EventStore:
             return []
         conn.execute(events_table.insert(), rows)
         conn.execute(changes_table.insert(), changes)
-        new_ids = [r["event_id"] for r in rows]
-        result = conn.execute(
-            select(events_table)
-            .where(events_table.c.event_id.in_(new_ids))
-            .order_by(events_table.c.seq)
-        ).all()
-        return [_event(row) for row in result]
+        return [_event(row) for row in rows]  # what was inserted; no second read
 
     def ack(
         self,
