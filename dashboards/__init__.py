@@ -1,0 +1,1 @@
+"""Operators' Panel apps (builder, events, channels, tuning) and their Panel-free state."""

@@ -1,0 +1,1 @@
+"""Dashboard state: param.Parameterized classes that do not import Panel."""
