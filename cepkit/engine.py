@@ -468,6 +468,30 @@ class RuleRuntime:
             }
         return key
 
+    def partition_key(self, event: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The group ``event`` falls in, for running one runtime per group elsewhere
+        (the Bytewax flow); None when this rule's state spans groups (no group-by, a
+        schedule, enrichment, or suppression keyed beyond the group-by fields), so it
+        must see every event in one runtime. Per group, each runtime keeps its own
+        watermark.
+
+        >>> rule = {"rule_name": "cpu", "trigger_type": "metric", "group_by": ["host"],
+        ...         "trigger_spec": {"metric_name": "cpu", "operator": ">", "threshold": 9}}
+        >>> RuleRuntime(rule).partition_key({"host": "a", "cpu": 1})
+        ('a',)
+        """
+        fields = self.plan.group_by
+        policy = self.rule.suppression
+        if (
+            not fields
+            or self.plan.mode == "schedule"
+            or self._enricher is not None
+            or (policy is not None and not set(policy.key) <= set(fields))
+        ):
+            return None
+        subject = metric_subject(self.rule.trigger_spec, event) if self._narrows else event
+        return tuple(_hashable(resolve(subject, f)) for f in fields)
+
     # -- per-event rules ----------------------------------------------------------------
 
     def _per_event(
