@@ -12,9 +12,10 @@
     │   │   ├── RuleNotFound
     │   │   └── EventNotFound
     │   └── RuleConflict              e.g. a second rule with the same rule_name
-    └── ChannelError                  a delivery failed (channels issue)
-        ├── ChannelTimeout
-        └── CircuitOpen
+    ├── ChannelError                  a delivery failed (channels issue)
+    │   ├── ChannelTimeout
+    │   └── CircuitOpen
+    └── ClientError                   the HTTP API refused a call or could not be reached
 
 Third-party errors (pydantic, SQLAlchemy, httpx) are mapped to these at the boundary,
 with ``raise ... from exc`` so the cause stays visible.
@@ -36,6 +37,7 @@ __all__ = [
     "ChannelError",
     "ChannelTimeout",
     "CircuitOpen",
+    "ClientError",
     "EvaluationError",
     "EventNotFound",
     "NotFound",
@@ -154,3 +156,57 @@ class ChannelTimeout(ChannelError):
 
 class CircuitOpen(ChannelError):
     """The channel's circuit breaker is open; the delivery was not attempted."""
+
+
+class ClientError(CepkitError):
+    """The server answered a :mod:`cepkit.client` call with an error, or was unreachable.
+
+    ``status_code`` is the HTTP status (None when no answer came), ``detail`` the
+    server's ``detail`` as sent, and ``problems`` one :class:`Problem` per item of a
+    422 answer, each naming its JSON path.
+
+    >>> err = ClientError("POST", "/cep/rules", 422,
+    ...     [{"loc": ["window_config", "size"], "path": "window_config.size", "msg": "bad size"}])
+    >>> str(err)
+    'POST /cep/rules: HTTP 422: window_config.size: bad size'
+    >>> err.problems[0].path
+    'window_config.size'
+    """
+
+    def __init__(self, method: str, path: str, status_code: int | None, detail: object) -> None:
+        self.method = method
+        self.path = path
+        self.status_code = status_code
+        self.detail = detail
+        self.problems: tuple[Problem, ...] = _problems(detail)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"{self.method} {self.path}: "
+        head += f"HTTP {self.status_code}" if self.status_code is not None else "no answer"
+        if self.problems:
+            body = "; ".join(
+                f"{p.path}: {p.message}" if p.path else p.message for p in self.problems
+            )
+        else:
+            body = str(self.detail) if self.detail not in (None, "") else ""
+        return f"{head}: {body}" if body else head
+
+
+def _problems(detail: object) -> tuple[Problem, ...]:
+    if not isinstance(detail, list):
+        return ()
+    out = []
+    for item in detail:
+        if not isinstance(item, dict) or "msg" not in item:
+            continue
+        loc = tuple(part for part in item.get("loc", ()) if isinstance(part, str | int))
+        out.append(
+            Problem(
+                path=str(item.get("path", "")),
+                message=str(item["msg"]),
+                type=str(item.get("type", "value_error")),
+                loc=loc,
+            )
+        )
+    return tuple(out)
