@@ -1,0 +1,352 @@
+"""The rule builder's state (``/cep-builder``): rule list, JSON Editor, Form Builder, Test, Logs.
+
+:class:`BuilderState` talks to the server only through :class:`cepkit.client.Client`, so
+the builder works against a remote server too. Rules are judged by the one rule model
+(:func:`cepkit.plan.check_rule`, what the server runs on every save): the JSON Editor's
+errors and the Form Builder's carry the JSON path of each defect. Nothing here imports
+Panel; ``dashboards.apps.builder`` is a thin view over it.
+
+>>> editor = JsonEditorState()
+>>> editor.rule_name, editor.trigger_type = "critical_error_event", "event"
+>>> editor.trigger_spec_text = '{"event_type": "error", "source": "api-gateway"}'
+>>> editor.action_spec_text = '[{"type": "webhook", "endpoint": "ftp://x"}]'
+>>> [(p.path, p.message) for p in editor.problems]
+[('actions[0].endpoint', "endpoint must be an http(s) URL, got 'ftp://x'")]
+>>> editor.trigger_spec_text = '{"event_type": '
+>>> editor.errors_for("trigger")
+'trigger_spec: invalid JSON at line 1, column 16: Expecting value'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import param
+
+from cepkit.client import Client
+from cepkit.errors import CepkitError, ClientError, Problem, RuleValidationError
+from cepkit.plan import check_rule
+from cepkit.rules import SEVERITIES, TRIGGERS
+from cepkit.store import METADATA_KEYS
+from dashboards.state.builder_form import FormState
+
+__all__ = ["LAB2_PAYLOAD", "BuilderState", "JsonEditorState"]
+
+#: the matching payload of guide Lab 2 (the Test tab's starting point)
+LAB2_PAYLOAD = {
+    "severity": "critical",
+    "service": "api-gateway",
+    "summary": "Connection pool exhausted",
+    "timestamp": "2026-02-08T10:30:00Z",
+}
+_BASIC = ("rule_name", "description", "trigger_type", "is_active", "severity")
+
+
+def _json_problem(path: str, text: str) -> tuple[Any, Problem | None]:
+    """The JSON value of ``text`` (None when blank), or a problem naming ``path``."""
+    if not text.strip():
+        return None, None
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return None, Problem(path=path, message=f"invalid JSON at {where}: {exc.msg}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class JsonEditorState(param.Parameterized):
+    """The JSON Editor tab: basic fields, Trigger Spec and Action Spec as JSON text, and
+    the rest of the rule (conditions, window, aggregation...) as one more JSON object."""
+
+    rule_name = param.String(default="")
+    description = param.String(default="")
+    trigger_type: param.Selector[str] = param.Selector(default="event", objects=list(TRIGGERS))
+    is_active = param.Boolean(default=False)
+    severity: param.Selector[str] = param.Selector(default="medium", objects=list(SEVERITIES))
+    trigger_spec_text = param.String(default="{}")
+    action_spec_text = param.String(default="[]")
+    other_text = param.String(default="{}", doc="every other key of the rule, as JSON")
+    action_key: param.Selector[str] = param.Selector(
+        default="actions", objects=["actions", "action_spec"], doc="the key the rule used"
+    )
+
+    def reset(self) -> None:
+        """An empty rule (``New Rule``)."""
+        self.param.update({n: p.default for n, p in self.param.objects().items() if n != "name"})
+
+    def load(self, document: dict[str, Any]) -> None:
+        """Show a stored rule's document (metadata keys left out)."""
+        doc = {k: v for k, v in document.items() if k not in METADATA_KEYS}
+        key = "action_spec" if "action_spec" in doc and "actions" not in doc else "actions"
+        basic = {name: doc.pop(name) for name in _BASIC if name in doc}
+        values: dict[str, Any] = {n: self.param[n].default for n in _BASIC}
+        values.update(basic)
+        if values["trigger_type"] not in TRIGGERS:
+            values["trigger_type"] = self.param["trigger_type"].default
+        if values["severity"] not in SEVERITIES:
+            values["severity"] = self.param["severity"].default
+        self.param.update(
+            **values,
+            trigger_spec_text=_dumps(doc.pop("trigger_spec", {})),
+            action_spec_text=_dumps(doc.pop(key, [])),
+            other_text=_dumps(doc),
+            action_key=key,
+        )
+
+    def parsed(self) -> tuple[dict[str, Any], list[Problem]]:
+        """The rule document the editor holds, and the JSON syntax errors of its texts."""
+        problems: list[Problem] = []
+        doc: dict[str, Any] = {}
+        other, problem = _json_problem("other", self.other_text)
+        if problem:
+            problems.append(problem)
+        elif other is not None and not isinstance(other, dict):
+            problems.append(Problem(path="other", message="expected a JSON object"))
+        elif other:
+            doc.update({k: v for k, v in other.items() if k not in METADATA_KEYS})
+        doc.update({name: getattr(self, name) for name in _BASIC})
+        spec, problem = _json_problem("trigger_spec", self.trigger_spec_text)
+        if problem:
+            problems.append(problem)
+        doc["trigger_spec"] = spec if spec is not None else {}
+        actions, problem = _json_problem(str(self.action_key), self.action_spec_text)
+        if problem:
+            problems.append(problem)
+        doc[str(self.action_key)] = actions if actions is not None else []
+        return doc, problems
+
+    def document(self) -> dict[str, Any]:
+        """The rule document (RuleValidationError when a JSON text does not parse)."""
+        doc, problems = self.parsed()
+        if problems:
+            raise RuleValidationError(problems, rule_name=self.rule_name or None)
+        return doc
+
+    @property
+    def problems(self) -> list[Problem]:
+        """JSON syntax errors, else the rule model's problems, each with its JSON path."""
+        doc, problems = self.parsed()
+        if problems:
+            return problems
+        try:
+            check_rule(doc)
+        except RuleValidationError as exc:
+            return list(exc.problems)
+        except CepkitError as exc:
+            return [Problem(path="", message=str(exc))]
+        return []
+
+    def errors_for(self, part: str) -> str:
+        """The problems shown under one editor: ``trigger``, ``actions`` or ``other``."""
+        heads = {
+            "trigger": ("trigger_spec", "trigger_type"),
+            "actions": ("actions", "action_spec"),
+        }
+        out = []
+        for problem in self.problems:
+            head = problem.path.split(".", 1)[0].split("[", 1)[0]
+            owner = next((k for k, v in heads.items() if head in v), "other")
+            if owner == part:
+                out.append(
+                    f"{problem.path}: {problem.message}" if problem.path else problem.message
+                )
+        return "\n".join(out)
+
+
+class BuilderState(param.Parameterized):
+    """Everything ``/cep-builder`` shows, driven through a :class:`~cepkit.client.Client`."""
+
+    client = param.ClassSelector(class_=Client, allow_None=True, default=None)
+    rules = param.List(default=[], doc="RulePublic of every rule, in creation order")
+    selected = param.String(default=None, allow_None=True, doc="the chosen rule's id")
+    payload_text = param.String(default=_dumps(LAB2_PAYLOAD))
+    simulation = param.Dict(default=None, allow_None=True, doc="the Simulate answer")
+    trigger_result = param.Dict(default=None, allow_None=True, doc="the Manual trigger answer")
+    logs = param.List(default=[], doc="exec_id, status, duration_ms, error per execution")
+    message = param.String(default="", doc="the last status message")
+    error = param.String(default="", doc="the last error, with JSON paths")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)  # type: ignore[no-untyped-call]
+        self.editor = JsonEditorState()  # type: ignore[no-untyped-call]
+        self.form = FormState()
+
+    def _api(self) -> Client:
+        if self.client is None:
+            raise CepkitError("the builder has no server client")
+        client: Client = self.client
+        return client
+
+    def _fail(self, exc: CepkitError) -> None:
+        self.message = ""
+        self.error = str(exc)
+
+    # -- the rule list ---------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the rule list again."""
+        try:
+            self.rules = list(self._api().rules())
+        except CepkitError as exc:
+            self._fail(exc)
+
+    @property
+    def rule_names(self) -> dict[str, str]:
+        """``"name (trigger_type)"`` -> rule_id, for the list on the left."""
+        return {f"{r.rule_name} ({getattr(r, 'trigger_type', '?')})": r.rule_id for r in self.rules}
+
+    def new_rule(self) -> None:
+        """``New Rule``: empty editors, nothing selected."""
+        self.selected = None
+        self.editor.reset()
+        self.form.reset()
+        self.param.update(simulation=None, trigger_result=None, logs=[], message="", error="")
+
+    def select(self, rule_id: str) -> None:
+        """Show a stored rule in the JSON Editor and the Form Builder; read its logs."""
+        try:
+            stored = self._api().rule(rule_id)
+        except CepkitError as exc:
+            self._fail(exc)
+            return
+        document = stored.model_dump(mode="json")
+        self.editor.load(document)
+        try:
+            self.form.load({k: v for k, v in document.items() if k not in METADATA_KEYS})
+        except RuleValidationError as exc:
+            self.form.reset()
+            self.form.notes = [f"the form cannot show this rule: {exc}"]
+        self.param.update(
+            selected=rule_id, simulation=None, trigger_result=None, message="", error=""
+        )
+        self.load_logs()
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def _saved(self, rule_id: str, message: str) -> None:
+        self.refresh()
+        self.select(rule_id)
+        self.message = message
+
+    def save_json(self) -> bool:
+        """``Create rule`` / ``Update rule`` from the JSON Editor (invalid: nothing sent)."""
+        problems = self.editor.problems
+        if problems:
+            self._fail(RuleValidationError(problems, rule_name=self.editor.rule_name or None))
+            return False
+        document = self.editor.document()
+        try:
+            if self.selected is None:
+                stored = self._api().create_rule(document)
+                message = "Rule created."
+            else:
+                stored = self._api().update_rule(self.selected, document)
+                message = f"Rule updated (version {stored.version})."
+        except CepkitError as exc:
+            self._fail(exc)
+            return False
+        self._saved(stored.rule_id, message)
+        return True
+
+    def save_form(self) -> bool:
+        """``규칙 생성`` (``POST /cep/rules/form``), or an update of the selected rule."""
+        if not self.form.actions:
+            self._fail(CepkitError("add at least one action (액션 추가) before saving"))
+            return False
+        problems = self.form.problems
+        if problems:
+            self._fail(RuleValidationError(problems, rule_name=self.form.rule_name or None))
+            return False
+        document = self.form.document()
+        try:
+            if self.selected is None:
+                created = self._api().create_rule_from_form(document)
+                rule_id, message = created.rule.rule_id, created.message
+            else:
+                stored = self._api().update_rule(self.selected, document)
+                rule_id, message = stored.rule_id, f"Rule updated (version {stored.version})."
+        except CepkitError as exc:
+            self._fail(exc)
+            return False
+        self._saved(rule_id, message)
+        return True
+
+    # -- Test and Logs ---------------------------------------------------------------------
+
+    def _payload(self) -> dict[str, Any] | None:
+        payload, problem = _json_problem("payload", self.payload_text)
+        if problem is not None:
+            self._fail(RuleValidationError([problem]))
+            return None
+        if payload is None:
+            return {}
+        if not isinstance(payload, dict):
+            self._fail(RuleValidationError([Problem("payload", "expected a JSON object")]))
+            return None
+        return payload
+
+    def _chosen(self) -> str | None:
+        if self.selected is None:
+            self._fail(CepkitError("save the rule first (Create rule), then test it"))
+        return self.selected
+
+    def simulate(self) -> None:
+        """``Simulate``: the saved rule evaluated on the payload (no action runs)."""
+        rule_id, payload = self._chosen(), self._payload()
+        if rule_id is None or payload is None:
+            return
+        try:
+            result = self._api().simulate(rule_id, payload)
+        except CepkitError as exc:
+            self._fail(exc)
+            return
+        self.simulation = result.model_dump(mode="json", exclude_none=True)
+        self.param.update(error="", message="Simulated (no action ran).")
+
+    def trigger(self) -> None:
+        """``Manual trigger``: the actions run for real; an event and a log are written."""
+        rule_id, payload = self._chosen(), self._payload()
+        if rule_id is None or payload is None:
+            return
+        try:
+            result = self._api().trigger(rule_id, payload)
+        except ClientError as exc:
+            self._fail(exc)
+            return
+        self.trigger_result = result.model_dump(mode="json")
+        self.param.update(error="", message=f"Manual trigger: {result.status}.")
+        self.load_logs()
+
+    def load_logs(self) -> None:
+        """The selected rule's execution logs, newest first."""
+        if self.selected is None:
+            self.logs = []
+            return
+        try:
+            entries = self._api().logs(self.selected).logs
+        except CepkitError as exc:
+            self._fail(exc)
+            return
+        self.logs = [
+            {
+                "exec_id": entry.exec_id,
+                "status": entry.status,
+                "duration_ms": entry.duration_ms,
+                "error": entry.error_message or "",
+            }
+            for entry in entries
+        ]
+
+    @property
+    def simulation_text(self) -> str:
+        """The Simulation result panel."""
+        return _dumps(self.simulation) if self.simulation is not None else ""
+
+    @property
+    def trigger_text(self) -> str:
+        """The Manual trigger result panel."""
+        return _dumps(self.trigger_result) if self.trigger_result is not None else ""
