@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cepkit.errors import CepkitError, RuleError, RuleValidationError
+from cepkit.flow import command as flow_command
 from cepkit.plan import check_rule
 from cepkit.rules import load_rule_files
 from cepkit.simulate import simulate
@@ -247,6 +248,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", help="SQLite file or database URL (default ./cepkit.db)")
     serve.add_argument("--pack", help="folder of rule JSON to load at startup")
+    flow_command.add_parser(sub)
     return parser
 
 
@@ -263,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _nab(args.nab_dir, args.detector, args.param, args.out)
     if args.command == "report":
         return _report(args)
+    if args.command == "flow":
+        return flow_command.run(args)
     return _serve(args)
 
 
