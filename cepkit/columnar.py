@@ -58,7 +58,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from cepkit.anomaly import Detector, create_from_spec
-from cepkit.conditions import Condition, ConditionGroup, leaves
+from cepkit.arrays import Chunk, compile_condition
+from cepkit.conditions import Condition, leaves
 from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
@@ -78,7 +79,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Bools = NDArray[np.bool_]
 Rows = NDArray[np.intp]
 #: the event dicts of the given rows, exactly as the engine loop would receive them
 EventsAt = Callable[[Rows], list[dict[str, Any]]]
@@ -224,99 +224,6 @@ class _Scan:
     unknown_tail: list[Rows] = field(default_factory=list)
 
 
-class _Chunk:
-    """Rows ``[start, stop)``, with each float column's NaN cells found once."""
-
-    __slots__ = ("_holes", "start", "stop")
-
-    def __init__(self, start: int, stop: int) -> None:
-        self.start, self.stop = start, stop
-        self._holes: dict[str, Bools | None] = {}
-
-    def holes(self, name: str, column: NDArray[Any]) -> Bools | None:
-        """The NaN cells (missing fields) of ``column`` here, None when there are none.
-        (A None in a column of strings is a value, as replay passes it on.)"""
-        if name not in self._holes:
-            x = column[self.start : self.stop]
-            holes: Bools | None = None
-            if x.dtype.kind == "f":
-                if np.isnan(np.minimum.reduce(x)):
-                    holes = np.isnan(x)
-            elif x.dtype.kind == "O":
-                mask = np.asarray(x != x, dtype=bool)  # NaN is the one value unequal to itself
-                holes = mask if mask.any() else None
-            self._holes[name] = holes
-        return self._holes[name]
-
-
-Tri = tuple[Bools, Bools | None]  # (true, known); known None: every row is known
-Evaluator = Callable[[_Chunk], Tri]
-
-
-def _compile_leaf(leaf: Condition, column: NDArray[Any] | None) -> Evaluator:
-    op = OPERATORS[leaf.op]
-    literal = op.prepare(leaf.value)
-    name = leaf.field
-    if not op.needs_field_value:  # exists: presence is the answer
-        wanted = literal is not False
-
-        def exists(chunk: _Chunk) -> Tri:
-            size = chunk.stop - chunk.start
-            holes = None if column is None else chunk.holes(name, column)
-            if holes is None:
-                return np.full(size, wanted == (column is not None)), None
-            return (~holes if wanted else holes.copy()), None
-
-        return exists
-    if column is None:
-
-        def missing(chunk: _Chunk) -> Tri:
-            nothing = np.zeros(chunk.stop - chunk.start, dtype=bool)
-            return nothing, nothing
-
-        return missing
-    array_op = ARRAY_OPERATORS[leaf.op]
-    test = (array_op.bind if column.dtype.kind in "iuf" else array_op.bind_text)(literal)
-
-    def compare(chunk: _Chunk) -> Tri:
-        true = test(column[chunk.start : chunk.stop])
-        holes = chunk.holes(name, column)
-        if holes is None:
-            return true, None
-        known = ~holes
-        return true & known, known
-
-    return compare
-
-
-def _compile(node: Condition | ConditionGroup, columns: Mapping[str, Any]) -> Evaluator:
-    """The condition as one function of a chunk: Kleene logic over the leaves, as
-    :mod:`cepkit.conditions` combines them."""
-    if isinstance(node, Condition):
-        return _compile_leaf(node, columns[node.field])
-    items = [_compile(item, columns) for item in node.conditions]
-    logic = node.logic
-
-    def group(chunk: _Chunk) -> Tri:
-        parts = [item(chunk) for item in items]
-        trues = [t for t, _ in parts]
-        if all(k is None for _, k in parts):
-            if logic == "AND":
-                return np.logical_and.reduce(trues), None
-            held = np.logical_or.reduce(trues)
-            return (held if logic == "OR" else ~held), None
-        falses = [~t if k is None else k & ~t for t, k in parts]
-        if logic == "AND":
-            true, false = np.logical_and.reduce(trues), np.logical_or.reduce(falses)
-        elif logic == "OR":
-            true, false = np.logical_or.reduce(trues), np.logical_and.reduce(falses)
-        else:  # NOT: none of the items holds
-            true, false = np.logical_and.reduce(falses), np.logical_or.reduce(trues)
-        return true, true | false
-
-    return group
-
-
 def _column(frame: pd.DataFrame, name: str) -> NDArray[Any] | None:
     """The column as numpy (strings as an object array, NaN where empty), None if absent."""
     if name not in frame.columns:
@@ -382,7 +289,7 @@ def _scan(runtime: RuleRuntime, frame: pd.DataFrame, times: _Times) -> _Scan:
     n = len(frame)
     check = plan.event_filter
     evaluator = (
-        _compile(
+        compile_condition(
             check.node, {leaf.field: _column(frame, leaf.field) for leaf in leaves(check.node)}
         )
         if check is not None
@@ -395,7 +302,7 @@ def _scan(runtime: RuleRuntime, frame: pd.DataFrame, times: _Times) -> _Scan:
         times.check(start, stop)
         if evaluator is None:
             continue
-        true, known = evaluator(_Chunk(start, stop))
+        true, known = evaluator(Chunk(start, stop))
         rows = true.nonzero()[0]
         if len(rows):
             found.append(rows + start)

@@ -41,19 +41,22 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cepkit.aggregations import Aggregator, create_aggregator
 from cepkit.anomaly import DETECTORS, Detector, DetectorStatus, create_from_spec
+from cepkit.arrays import Chunk, compile_condition
+from cepkit.batch import EventBatch, event_time
 from cepkit.clock import Clock, SystemClock
-from cepkit.conditions import EvalProblem
+from cepkit.conditions import Condition, EvalProblem, leaves
 from cepkit.durations import parse_duration
 from cepkit.enrichment import Enricher, Resources
 from cepkit.firing import Firing, digest
-from cepkit.operators import as_number
+from cepkit.operators import ARRAY_OPERATORS, OPERATORS, as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.plan import RulePlan, compile_plan
 from cepkit.rules import EventTrigger, MetricTrigger, Rule, ScheduleTrigger, parse_rule
-from cepkit.timefields import EventTimeError, parse_event_time
+from cepkit.timefields import EventTimeError
 from cepkit.windows import Session, Tumbling
 
 __all__ = [
@@ -231,6 +234,20 @@ class RuleRuntime:
             and all(simple or name is None for name, raw, simple in self._extractors)
             and not any(raw for _, raw, _ in self._extractors)
         )
+        self._per_event_columns = self._columns_of_per_event()
+
+    def _columns_of_per_event(self) -> list[Condition] | None:
+        """The condition leaves a per-event rule reads, when its batches may go columnar."""
+        plan = self.plan
+        if plan.mode != "event" or self._enricher is not None or plan.controlled:
+            return None
+        if self._narrows or "." in plan.timestamp_field:
+            return None
+        found = leaves(plan.event_filter.node) if plan.event_filter is not None else []
+        for leaf in found:
+            if "." in leaf.field or (leaf.op != "exists" and leaf.op not in ARRAY_OPERATORS):
+                return None
+        return found
 
     def anomaly_status(self) -> list[tuple[dict[str, Any], DetectorStatus]]:
         """Each group's baseline (anomaly rules; empty otherwise), groups as dicts."""
@@ -252,13 +269,9 @@ class RuleRuntime:
         return self._max_ts
 
     def _event_time(self, event: Mapping[str, Any]) -> float | None:
-        raw = event.get(self.plan.timestamp_field, MISSING)
-        if raw is MISSING or raw is None:
-            return self.clock.now().timestamp()
-        if raw.__class__ is float or raw.__class__ is int:
-            return float(raw) if abs(raw) < 1e11 else parse_event_time(raw)
+        field_name = self.plan.timestamp_field
         try:
-            return parse_event_time(raw, self.plan.timestamp_field)
+            return event_time(event.get(field_name, MISSING), field_name, self.clock)
         except EventTimeError as exc:
             self.stats.invalid_time += 1
             self.stats.error_samples.append(str(exc))
@@ -301,21 +314,104 @@ class RuleRuntime:
                 out.extend(self._close(watermark))
         return out
 
-    def process_batch(self, events: Sequence[Mapping[str, Any]]) -> list[Firing]:
+    def process_batch(self, events: Sequence[Mapping[str, Any]] | EventBatch) -> list[Firing]:
         """Feed many events; the same firings, in the same order, as ``process`` on each.
 
-        Tumbling-window rules over plain numeric events take a columnar path (one pass
-        per column, windows found with numpy, aggregates added per window); anything
-        irregular in the batch (a missing field, a string, NaN, a millisecond epoch)
-        sends the whole batch through ``process``, which defines the semantics.
+        Two kinds of rule read the batch column by column. Tumbling-window rules over
+        plain numeric events find their windows with numpy and add aggregates per window.
+        Per-event rules (thresholds, event patterns, anomaly detectors) without
+        enrichment, pending/recovery or ``value_path`` evaluate their condition over the
+        batch's columns with :func:`cepkit.arrays.compile_condition` and run only the
+        events it holds through the per-event path (the detector scores and learns them
+        in order). Anything irregular in the batch (a null, a nested value, a string
+        among numbers, an unreadable time) sends the whole batch through ``process``,
+        which defines the semantics. Pass an :class:`~cepkit.batch.EventBatch` to share
+        the column reads between the rules that see the same batch.
         """
-        if self._batchable and len(events) >= _MIN_BATCH:
-            fast = self._columnar(events)
-            if fast is not None:
-                return fast
+        batch = events if isinstance(events, EventBatch) else None
+        items = events.events if isinstance(events, EventBatch) else events
+        if len(items) >= _MIN_BATCH:
+            if self._batchable:
+                fast = self._columnar(items)
+                if fast is not None:
+                    return fast
+            elif self._per_event_columns is not None:
+                fast = self._columnar_per_event(batch or EventBatch(items))
+                if fast is not None:
+                    return fast
         out: list[Firing] = []
-        for event in events:
+        for event in items:
             out.extend(self.process(event))
+        return out
+
+    def _columnar_per_event(self, batch: EventBatch) -> list[Firing] | None:
+        """The per-event columnar path of :meth:`process_batch` (None: take the loop)."""
+        plan = self.plan
+        leaves_ = self._per_event_columns
+        assert leaves_ is not None
+        columns: dict[str, Any] = {}
+        for leaf in leaves_:
+            regular, column = batch.column(leaf.field)
+            if not regular:
+                return None
+            if column is not None and leaf.op != "exists":
+                array_op = ARRAY_OPERATORS[leaf.op]
+                literal = OPERATORS[leaf.op].prepare(leaf.value)
+                text = column.dtype.kind == "O"
+                if not (array_op.accepts_text if text else array_op.accepts)(literal):
+                    return None
+            columns[leaf.field] = column
+        times = batch.times(plan.timestamp_field, self.clock)
+        if times.invalid:
+            return None
+        n = len(batch)
+        events = batch.events
+        stamps = times.stamps
+        if self._filters_type:
+            spec = self.rule.trigger_spec
+            assert isinstance(spec, EventTrigger)
+            passes = batch.mask(
+                ("event_passes_trigger", spec.event_type, spec.source),
+                lambda event: event_passes_trigger(spec, event) is None,
+            )
+        else:
+            passes = None
+        check = plan.event_filter
+        if check is not None:
+            true, known = compile_condition(check.node, columns)(Chunk(0, n))
+            if passes is not None:
+                true = true & passes
+                known = passes if known is None else known & passes
+        else:
+            true, known = (np.ones(n, dtype=bool) if passes is None else passes), None
+        held = np.flatnonzero(true)
+        unknown = np.flatnonzero(~known) if known is not None else np.empty(0, np.intp)
+        if passes is not None:
+            unknown = unknown[passes[unknown]]  # filtered out by the type is not unknown
+        stats = self.stats
+        stats.events += n
+        stats.filtered_out += n - len(held) - len(unknown)
+        samples = unknown[-_SAMPLES:]
+        stats.evaluation_errors += len(unknown) - len(samples)
+        out: list[Firing] = []
+        per_event = self._per_event
+        sampled = set(samples.tolist())
+        stamp_list = stamps.tolist()
+        anomaly = plan.anomaly
+        if anomaly is not None and not sampled:
+            values = batch.numbers(anomaly.value_path) if "." not in anomaly.value_path else None
+            if values is not None:
+                out = self._score_rows(events, held.tolist(), stamp_list, values)
+                self._max_ts = max(self._max_ts, float(stamps.max()))
+                return out
+        for row in np.union1d(held, samples).tolist() if len(samples) else held.tolist():
+            event = events[row]
+            if row in sampled:  # the engine's own path for the error sample
+                self._judge(event, stamp_list[row])
+            else:
+                out.extend(per_event(event, event, True, stamp_list[row]))
+        if n:
+            self._max_ts = max(self._max_ts, float(stamps.max()))
         return out
 
     def _columnar(self, events: Sequence[Mapping[str, Any]]) -> list[Firing] | None:
@@ -513,13 +609,27 @@ class RuleRuntime:
                 return []
             score = self._score_and_learn(group, float(number))
             matched = score is not None and self._detector(group).is_anomalous(score)
+            if not matched and not plan.controlled:
+                return []  # nothing fires (the value is learned)
             values = {anomaly.value_path: number, **self._verdict(group, score, matched)}
         elif isinstance(plan.rule.trigger_spec, MetricTrigger):
             spec = plan.rule.trigger_spec
             if spec.threshold_field:
                 value = resolve(subject, spec.threshold_field)
                 values = {spec.threshold_field: None if value is MISSING else value}
-        check = plan.event_filter
+        return self._decide(event, subject, group, values, matched, ts)
+
+    def _decide(
+        self,
+        event: Mapping[str, Any],
+        subject: Any,
+        group: Any,
+        values: dict[str, Any],
+        matched: bool,
+        ts: float,
+    ) -> list[Firing]:
+        """The per-event evaluation's outcome through pending/recovery to a firing."""
+        check = self.plan.event_filter
         notes = list(self._notes)
         return self._controlled(
             group,
@@ -536,6 +646,36 @@ class RuleRuntime:
                 notes=notes,
             ),
         )
+
+    def _score_rows(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        rows: list[int],
+        stamps: list[float],
+        column: NDArray[np.float64],
+    ) -> list[Firing]:
+        """An anomaly rule's held rows of a batch, in order: score then learn each value
+        (``column``, exact floats) with its group's detector, as :meth:`_per_event` does;
+        an absent value takes :meth:`_per_event` itself (which reports it)."""
+        anomaly = self.plan.anomaly
+        assert anomaly is not None
+        out: list[Firing] = []
+        group_of, detector_of, stats = self._group, self._detector, self.stats
+        for row, x in zip(rows, column[rows].tolist(), strict=True):
+            event = events[row]
+            if x != x:
+                out.extend(self._per_event(event, event, True, stamps[row]))
+                continue
+            group = group_of(event)
+            detector = detector_of(group)
+            score = detector.score_learn_one(x)
+            if score is None:
+                stats.baseline_insufficient += 1
+            elif detector.is_anomalous(score):
+                number = as_number(event[anomaly.value_path])
+                values = {anomaly.value_path: number, **self._verdict(group, score, True)}
+                out.extend(self._decide(event, event, group, values, True, stamps[row]))
+        return out
 
     def _identity(self, event: Mapping[str, Any]) -> str:
         """What tells two per-event firings at the same instant apart: the event's content

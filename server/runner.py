@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cepkit.batch import EventBatch
 from cepkit.clock import Clock
 from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
@@ -279,13 +280,14 @@ class LiveRunner:
     def _apply(self, events: list[dict[str, Any]], received: float, tenant: str) -> Outcome:
         self._clock.pinned = datetime.fromtimestamp(received, UTC)
         firings: list[tuple[Firing, Rule]] = []
+        batch = EventBatch(events)  # the rules share its column reads
         try:
             for live in self._live.values():
                 if live.stored.tenant != tenant:  # a tenant's events reach its rules only
                     continue
                 live.last_arrival = received
                 rule = live.runtime.rule
-                firings.extend((f, rule) for f in live.runtime.process_batch(events))
+                firings.extend((f, rule) for f in live.runtime.process_batch(batch))
         finally:
             self._clock.pinned = None
         return self._store(firings, "ingest")
