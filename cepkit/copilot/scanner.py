@@ -1,0 +1,70 @@
+"""A sentence being read: phrases are claimed as they are understood; the rest is unparsed.
+
+Claimed characters become ``\\x00`` in the working copy, so later patterns never match
+them again and two phrases never share a character. What is left, minus filler words
+(particles, "알림 보내줘", "please"), is returned as the exact fragments of the original.
+
+>>> scan = Scanner("CPU가 90% 넘으면 바나나 보내줘")
+>>> [m.group() for m in scan.take(r"CPU가 90% 넘으면")]
+['CPU가 90% 넘으면']
+>>> scan.leftovers()
+['바나나']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from cepkit.copilot.lexicon import is_filler
+
+__all__ = ["Scanner"]
+
+_TOKEN = re.compile(r"[^\s\x00,.!?;:()\[\]{}~…·\"'“”‘’`]+")
+
+
+class Scanner:
+    """The original text and a working copy in which claimed phrases are blanked."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._work = text
+
+    def find(self, pattern: str) -> Iterator[re.Match[str]]:
+        """Matches of ``pattern`` (case-insensitive) in what is not claimed yet."""
+        return re.finditer(pattern, self._work, re.IGNORECASE)
+
+    def first(self, pattern: str) -> re.Match[str] | None:
+        """The first match of ``pattern`` in what is not claimed yet."""
+        return re.search(pattern, self._work, re.IGNORECASE)
+
+    def claim(self, start: int, end: int) -> None:
+        """Mark ``text[start:end]`` as understood."""
+        if end > start:
+            self._work = self._work[:start] + "\x00" * (end - start) + self._work[end:]
+
+    def take(self, pattern: str) -> list[re.Match[str]]:
+        """Every match of ``pattern``, each claimed (matches are found before claiming)."""
+        matches = [m for m in self.find(pattern) if m.end() > m.start()]
+        for match in matches:
+            self.claim(match.start(), match.end())
+        return matches
+
+    def original(self, start: int, end: int) -> str:
+        """The original text of a span."""
+        return self.text[start:end]
+
+    def leftovers(self) -> list[str]:
+        """The unclaimed, non-filler fragments, exactly as written, in order.
+
+        Neighbouring words separated only by blanks form one fragment.
+        """
+        spans: list[list[int]] = []
+        for token in _TOKEN.finditer(self._work):
+            if is_filler(token.group()):
+                continue
+            if spans and not self._work[spans[-1][1] : token.start()].strip(" \t"):
+                spans[-1][1] = token.end()
+            else:
+                spans.append([token.start(), token.end()])
+        return [self.text[start:end] for start, end in spans]
