@@ -46,7 +46,7 @@ def build_flow(
     recovery_dir: Path | None = None,
     idle_seconds: float = 0.0,
     clock: Clock | None = None,
-    read_count: int = 500,
+    read_count: int = 50,
 ) -> Dataflow:
     """The dataflow over ``streams`` running the rules of ``catalog``.
 

@@ -104,19 +104,23 @@ class Router:
             if not isinstance(first, dict) or runtime.partition_key(first) is None:
                 out.append((rule.key, Work(rule.key, at, events)))
                 continue
-            groups: dict[str, list[Any]] = {}
+            groups: dict[Any, list[Any]] = {}
             whole: list[Any] = []
             for event in events:
                 if not isinstance(event, dict):  # the engine counts it as an error
                     whole.append(event)
                     continue
-                group = runtime.partition_key(event)
-                text = json.dumps(group, separators=(",", ":"), default=str)
-                groups.setdefault(text, []).append(event)
-            out.extend((f"{rule.key}|{g}", Work(rule.key, at, evs)) for g, evs in groups.items())
+                groups.setdefault(runtime.partition_key(event), []).append(event)
+            out.extend(
+                (f"{rule.key}|{_text(g)}", Work(rule.key, at, evs)) for g, evs in groups.items()
+            )
             if whole:
                 out.append((rule.key, Work(rule.key, at, whole)))
         return out
+
+
+def _text(group: Any) -> str:
+    return json.dumps(group, separators=(",", ":"), default=str)
 
 
 class EngineLogic(StatefulBatchLogic[Work, FiringOut, dict[str, Any]]):

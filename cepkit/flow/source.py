@@ -191,9 +191,9 @@ class RedisStreamSource(FixedPartitionedSource[Batch, Position]):
         self,
         streams: FlowStreams,
         *,
-        count: int = 500,
+        count: int = 50,
         recovery_dir: Path | None = None,
-        ack_every: timedelta = timedelta(seconds=1),
+        ack_every: timedelta = timedelta(seconds=0.2),
     ) -> None:
         self.streams = streams
         self.count = count
