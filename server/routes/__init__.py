@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from server.routes import (
     channels,
+    copilot,
     deliveries,
     events,
     handoff,
@@ -28,4 +29,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     scheduler.router,
     stats.router,
     handoff.router,
+    copilot.router,
 )
