@@ -45,6 +45,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from cepkit.actions.results import ChannelTestResult
+from cepkit.copilot import Draft
 from cepkit.errors import ClientError, Problem, RuleValidationError
 from cepkit.plan import check_rule
 from cepkit.simulate import SimulationResult
@@ -243,6 +244,10 @@ class Client:
     def runtime(self, rule_id: str) -> RuntimeCounters:
         """``GET /cep/rules/{id}/runtime``: the live engine's counters."""
         return self._get(RuntimeCounters, f"/cep/rules/{rule_id}/runtime")
+
+    def draft(self, text: str) -> Draft:
+        """``POST /cep/copilot/draft``: a rule draft from a sentence (nothing is stored)."""
+        return self._post(Draft, "/cep/copilot/draft", {"text": text})
 
     # -- ingest and events ----------------------------------------------------------
 
