@@ -192,6 +192,7 @@ def _live_services(
         sinks=parse_sinks(settings.sinks),
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
+        mode=settings.mode,
     )
 
 

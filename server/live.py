@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from cepkit.clock import Clock
 from cepkit.store import EventStore, ExecutionLogStore, Journal, SqlRuleStore
@@ -24,6 +24,7 @@ from server.delivery import Delivery
 from server.dispatch import ActionQueue, Executor, Job
 from server.hub import Hub
 from server.runner import LiveRunner, Outcome
+from server.scaled import EmbeddedRedis, ScaledMode
 from server.scheduler import MetricPoller, Scheduler
 from server.sinks import SinkSpec
 
@@ -49,9 +50,15 @@ class LiveServices:
         sinks: Mapping[str, SinkSpec] | None = None,
         redis_url: str | None = None,
         redis_prefix: str = "cepkit:",
+        mode: Literal["embedded", "scaled"] = "embedded",
     ) -> None:
         self.store = store
         self.clock = clock
+        self.embedded_redis = EmbeddedRedis() if redis_url == "embedded" else None
+        if self.embedded_redis is not None:
+            redis_url = self.embedded_redis.url
+        if mode == "scaled" and not redis_url:
+            raise ValueError("scaled mode needs redis_url (CEPKIT_REDIS_URL, or 'embedded')")
         self.events = EventStore(store.engine, clock=clock)
         self.logs = ExecutionLogStore(store.engine)
         self.journal = Journal(store.engine)
@@ -100,6 +107,19 @@ class LiveServices:
         )
         self.tick_seconds = tick_seconds
         self._ticker: asyncio.Task[None] | None = None
+        self.scaled = (
+            ScaledMode(
+                redis_url,
+                redis_prefix,
+                events=self.events,
+                rules=store,
+                hub=self.hub,
+                clock=clock,
+                on_outcome=self._on_outcome,
+            )
+            if mode == "scaled" and redis_url
+            else None
+        )
 
     def _on_outcome(self, outcome: Outcome) -> None:
         self.hub.notify()
@@ -121,6 +141,8 @@ class LiveServices:
         self.hub.bind(loop)
         await self.delivery.start()
         await self.actions.start()
+        if self.scaled is not None:
+            await self.scaled.start()
         replayed = await asyncio.to_thread(self.runner.start)
         if replayed:
             log.info("recovered: %d journal entries replayed", replayed)
@@ -150,5 +172,9 @@ class LiveServices:
             await asyncio.to_thread(self.runner.checkpoint)
         except Exception:
             log.exception("final checkpoint failed")
+        if self.scaled is not None:
+            await self.scaled.stop()
         await self.actions.stop()
         await self.delivery.stop()
+        if self.embedded_redis is not None:
+            self.embedded_redis.close()

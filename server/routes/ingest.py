@@ -50,4 +50,6 @@ async def ingest(live: LiveDep, tenant: TenantDep, body: Annotated[Any, Body()])
     """Route each event to every active rule; answers accepted/rejected counts, per-item
     errors (``index``, ``path``, ``message``) and the ids of the events it created."""
     items = body if isinstance(body, list) else [body]
+    if live.scaled is not None:  # the flow runs the rules (server.scaled)
+        return await live.scaled.ingest(items, tenant=tenant)
     return await run_in_threadpool(live.runner.ingest, items, tenant=tenant)
