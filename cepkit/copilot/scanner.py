@@ -9,6 +9,8 @@ them again and two phrases never share a character. What is left, minus filler w
 ['CPU가 90% 넘으면']
 >>> scan.leftovers()
 ['바나나']
+>>> Scanner("mail ops@example.com. 그리고 10:30: 바나나, 사과").leftovers()
+['mail ops@example.com', '10:30', '바나나', '사과']
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from cepkit.copilot.lexicon import is_filler
 
 __all__ = ["Scanner"]
 
-_TOKEN = re.compile(r"[^\s\x00,.!?;:()\[\]{}~…·\"'“”‘’`]+")
+#: a word: no blanks, claimed characters, brackets, quotes or list punctuation; dots and
+#: colons inside it stay (``ops@example.com``, ``10:30``), at its ends they are trimmed
+_TOKEN = re.compile(r"[^\s\x00,!?;()\[\]{}<>~…·\"'“”‘’`]+")
+_TRIM = ".:。"
 
 
 class Scanner:
@@ -61,10 +66,13 @@ class Scanner:
         """
         spans: list[list[int]] = []
         for token in _TOKEN.finditer(self._work):
-            if is_filler(token.group()):
+            word = token.group()
+            start = token.start() + len(word) - len(word.lstrip(_TRIM))
+            end = token.end() - (len(word) - len(word.rstrip(_TRIM)))
+            if end <= start or is_filler(self._work[start:end]):
                 continue
-            if spans and not self._work[spans[-1][1] : token.start()].strip(" \t"):
-                spans[-1][1] = token.end()
+            if spans and not self._work[spans[-1][1] : start].strip(" \t"):
+                spans[-1][1] = end
             else:
-                spans.append([token.start(), token.end()])
+                spans.append([start, end])
         return [self.text[start:end] for start, end in spans]

@@ -556,6 +556,28 @@ CASES: tuple[Case, ...] = (
         note="source",
     ),
     Case(
+        "CPU가 90 넘으면 이메일 john@example.com 으로",
+        "needs_input",
+        {**metric(metric_name=CPU, operator=">", threshold=90), "actions": [notify("Email")]},
+        unparsed=("john@example.com",),
+    ),
+    Case(
+        "CPU가 90% 넘지 않으면 Slack",
+        "needs_input",
+        {**metric(metric_name=CPU, operator=">", threshold=90), "actions": [notify("Slack")]},
+        unparsed=("않으면",),
+    ),
+    Case(
+        "메모리 80% 넘으면 Slack 말고 이메일로",
+        "needs_input",
+        {
+            **metric(metric_name=MEM, operator=">", threshold=80),
+            "actions": [notify("Slack", "Email")],
+        },
+        unparsed=("말고",),
+    ),
+    Case("CPU 90% 넘으면 P1, P2로 슬랙", "needs_input", unparsed=("P1", "P2로")),
+    Case(
         "CPU가 90% 넘으면 slack please and also make coffee",
         "needs_input",
         {**metric(metric_name=CPU, operator=">", threshold=90), "actions": [notify("Slack")]},
