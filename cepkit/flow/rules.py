@@ -47,8 +47,10 @@ class RuleCatalog:
         *,
         refresh_seconds: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self._load = load
+        self._on_close = on_close
         self._refresh = refresh_seconds
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -95,7 +97,12 @@ class RuleCatalog:
                 for r in store.list(active=True)
             ]
 
-        return cls(load, refresh_seconds=refresh_seconds)
+        return cls(load, refresh_seconds=refresh_seconds, on_close=store.close)
+
+    def close(self) -> None:
+        """Release what the catalog holds (a store's connections)."""
+        if self._on_close is not None:
+            self._on_close()
 
     def rules(self) -> list[FlowRule]:
         """The rules now (reloaded when the cached list is older than the refresh time)."""

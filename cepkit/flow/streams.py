@@ -143,6 +143,10 @@ class StreamWriter:
         for name in self._names:
             self.client.xadd(name, {"end": "1"})
 
+    def close(self) -> None:
+        """Close the Redis client."""
+        self.client.close()
+
 
 def read_firings(
     streams: FlowStreams, client: Any | None = None, *, after: str = "0-0", count: int = 10_000

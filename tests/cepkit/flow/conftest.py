@@ -91,7 +91,7 @@ def load(streams: FlowStreams, events: Sequence[Mapping[str, Any]], batch: int) 
     for i in range(0, len(chunks), 200):
         writer.send_many(chunks[i : i + 200], at=0.0)
     writer.end()
-    writer.client.close()
+    writer.close()
 
 
 def flow_firings(streams: FlowStreams) -> dict[str, list[dict[str, Any]]]:
