@@ -191,6 +191,11 @@ class _Build:
     def schedule(self) -> None:
         schedule = self.facts.schedule
         assert schedule is not None and schedule.cron is not None
+        if self.facts.comparisons:
+            self.problem(
+                "일정 규칙은 이벤트 없이 실행되어 지표 조건을 판단할 수 없습니다 "
+                "(a schedule rule has no metric values to compare)"
+            )
         timezone = schedule.timezone
         if timezone is None:
             self.notes.append(
@@ -200,7 +205,6 @@ class _Build:
             schedule_expression=schedule.cron, timezone=timezone or "UTC"
         )
         self.summary = f"schedule {schedule.cron} ({timezone or 'UTC'})"
-        self._composite()
 
     def anomaly(self) -> None:
         anomaly = self.facts.anomaly

@@ -41,7 +41,8 @@ __all__ = [
 
 #: blanks and already-claimed characters (``\x00``) between two parts of a phrase
 SEP = r"[\s\x00]*"
-NUMBER = r"(?P<num>\d+(?:\.\d+)?)"
+#: a number, thousands separated or not: ``90``, ``2.5``, ``1,000``
+NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d,]*\d)"
 
 
 def alternation(words: dict[str, str] | list[str]) -> str:

@@ -148,7 +148,9 @@ def read_comparisons(scan: Scanner, notes: list[str]) -> list[Comparison]:
                 op = ops_en(groups["op"]) if groups.get("op") else ">="
                 if groups.get("more") and op in (">", "=="):
                     op = ">="
-            value = _unit_ok(field, groups.get("unit"), float(groups["num"]), notes)
+            value = _unit_ok(
+                field, groups.get("unit"), float(groups["num"].replace(",", "")), notes
+            )
             if value is None:
                 continue
             joins = _joins(groups.get("tail") or "") if korean else None

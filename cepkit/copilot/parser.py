@@ -15,6 +15,8 @@ words, is returned in ``unparsed``, exactly as written.
 
 from __future__ import annotations
 
+import re
+
 from cepkit.copilot.anomaly import read_anomaly
 from cepkit.copilot.delivery import read_delivery, read_labels
 from cepkit.copilot.events import read_event, read_source
@@ -55,14 +57,22 @@ def _event(scan: Scanner, facts: Facts) -> None:
     facts.event = event
 
 
+def _named_source(scan: Scanner, match: re.Match[str]) -> bool:
+    """Whether a name is followed by 에서 ("api_gateway에서": a source, not a value)."""
+    return scan.text[match.end() :].lstrip().startswith("에서")
+
+
 def _subject(scan: Scanner, facts: Facts) -> None:
     """The anomaly's subject: the one metric named without a comparison."""
     if facts.anomaly is None:
         return
-    match = scan.first(METRIC_RE)
-    if match is None:
+    candidates = [m for m in scan.find(METRIC_RE) if not _named_source(scan, m)]
+    known = [m for m in candidates if metric_of(m.group("metric")) != m.group("metric").strip()]
+    chosen = known or candidates
+    if not chosen:
         facts.notes.append("이상 탐지할 값을 알려주세요: 예) 응답시간, CPU (which value to watch?)")
         return
+    match = chosen[0]
     scan.claim(match.start(), match.end())
     a = facts.anomaly
     facts.anomaly = AnomalyFacts(

@@ -369,6 +369,15 @@ CASES: tuple[Case, ...] = (
             "actions": [notify("Slack")],
         },
     ),
+    Case(
+        "1분 내 응답시간 500ms 넘는 에러 5건 이상이면 문자",
+        "ready",
+        {
+            **event(event_type="error", conditions=[c(LAT, ">", 500)]),
+            **count_over("1m", ">=", 5),
+            "actions": [notify("SMS")],
+        },
+    ),
     # -- event rules
     Case(
         f"api-gateway에서 critical 에러 발생하면 {PD} 호출",
@@ -554,6 +563,24 @@ CASES: tuple[Case, ...] = (
         {**metric(metric_name=CPU, operator=">", threshold=90), "actions": [notify("Slack")]},
         unparsed=("web-01에서",),
         note="source",
+    ),
+    Case(
+        "응답시간 1,000ms 초과하면 슬랙",
+        "ready",
+        {**metric(metric_name=LAT, operator=">", threshold=1000), "actions": [notify("Slack")]},
+    ),
+    Case(
+        "api_gateway에서 응답시간 이상치 Slack",
+        "needs_input",
+        {**anomaly(LAT), "actions": [notify("Slack")]},
+        unparsed=("api_gateway에서",),
+        note="source",
+    ),
+    Case(
+        "매 5분 CPU 90 넘으면 슬랙",
+        "needs_input",
+        {**schedule("*/5 * * * *"), "actions": [notify("Slack")]},
+        note="no metric values",
     ),
     Case(
         "CPU가 90 넘으면 이메일 john@example.com 으로",
