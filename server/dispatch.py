@@ -95,6 +95,8 @@ class ActionQueue:
         self._queue: asyncio.Queue[Job] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._unwritten: list[tuple[ExecutionLog, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the workers on the running loop."""
@@ -139,6 +141,29 @@ class ActionQueue:
         """Run one job here and now (manual trigger) and return its log."""
         return await self._execute(job)
 
+    async def _write(self, entry: ExecutionLog) -> None:
+        """Log ``entry`` durably; entries that arrive while a write is in flight are
+        written together by the next one (group commit: one transaction, one thread hop)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unwritten.append((entry, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        await future
+
+    async def _write_pending(self) -> None:
+        while self._unwritten:
+            batch, self._unwritten = self._unwritten, []
+            try:
+                await asyncio.to_thread(self._logs.add_many, [entry for entry, _ in batch])
+            except Exception as exc:  # each waiting execution sees the failure
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
     async def _work(self) -> None:
         assert self._queue is not None
         while True:
@@ -177,7 +202,7 @@ class ActionQueue:
             error_message=outcome.error_message,
             actions=outcome.actions,
         )
-        await asyncio.to_thread(self._logs.add, entry)
+        await self._write(entry)
         if self._on_logged is not None:
             self._on_logged(entry)
         return entry

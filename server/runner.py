@@ -47,6 +47,8 @@ __all__ = ["IngestItemError", "IngestResult", "LiveRunner", "Outcome"]
 
 log = logging.getLogger(__name__)
 
+_SECONDS = 1e11  # beyond this an epoch number is read as milliseconds (still checked)
+
 
 class IngestItemError(BaseModel):
     """Why one item of an ingest batch was refused."""
@@ -201,8 +203,29 @@ class LiveRunner:
 
     # --- input ---------------------------------------------------------------------------
 
-    def ingest(self, items: Sequence[Any], *, tenant: str = "default") -> IngestResult:
-        """Check, journal and run one batch; see the module docstring."""
+    def ingest(
+        self, items: Sequence[Any], *, tenant: str = "default", text: str | None = None
+    ) -> IngestResult:
+        """Check, journal and run one batch; see the module docstring.
+
+        ``text`` is the batch as the JSON text of a list, when the caller has it (the
+        request body): the journal keeps it as it came when every item is accepted,
+        instead of writing the events out again.
+        """
+        answer = self._ingest(items, tenant, text, wait=True)
+        assert answer is not None  # a waiting ingest always answers
+        return answer
+
+    def try_ingest(
+        self, items: Sequence[Any], *, tenant: str = "default", text: str | None = None
+    ) -> IngestResult | None:
+        """:meth:`ingest`, or None at once when another batch or tick holds the runner
+        (an event loop calls this for small batches, and a worker thread otherwise)."""
+        return self._ingest(items, tenant, text, wait=False)
+
+    def _ingest(
+        self, items: Sequence[Any], tenant: str, text: str | None, *, wait: bool
+    ) -> IngestResult | None:
         errors: list[IngestItemError] = []
         good: list[dict[str, Any]] = []
         for index, item in enumerate(items):
@@ -213,11 +236,17 @@ class LiveRunner:
                 good.append(item)
         if not good:
             return IngestResult(accepted=0, rejected=len(errors), errors=errors)
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             received = self._clock.base.now().timestamp()
-            self._seq = self._journal.append_batch(good, received_at=received, tenant=tenant)
+            self._seq = self._journal.append_batch(
+                good, received_at=received, tenant=tenant, text=None if errors else text
+            )
             outcome = self._apply(good, received, tenant)
             self._maybe_checkpoint()
+        finally:
+            self._lock.release()
         self._emit(outcome)
         return IngestResult(
             accepted=len(good),
@@ -348,11 +377,12 @@ def _item_problem(item: Any) -> tuple[str, str] | None:
     if not isinstance(item, dict):
         return "", f"an event must be a JSON object, not {type(item).__name__}"
     raw = item.get("timestamp")
-    if raw is not None:
-        if isinstance(raw, bool):
-            return "timestamp", "timestamp must be ISO-8601 text or epoch seconds/ms"
-        try:
-            parse_event_time(raw, "timestamp")
-        except EventTimeError as exc:
-            return "timestamp", str(exc)
+    if raw is None or (raw.__class__ is float and -_SECONDS < raw < _SECONDS):
+        return None  # absent, or plain epoch seconds: readable
+    if isinstance(raw, bool):
+        return "timestamp", "timestamp must be ISO-8601 text or epoch seconds/ms"
+    try:
+        parse_event_time(raw, "timestamp")
+    except EventTimeError as exc:
+        return "timestamp", str(exc)
     return None

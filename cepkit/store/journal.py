@@ -82,10 +82,20 @@ class Journal:
         self._name = name
 
     def append_batch(
-        self, events: Sequence[Mapping[str, Any]], *, received_at: float, tenant: str = "default"
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        received_at: float,
+        tenant: str = "default",
+        text: str | None = None,
     ) -> int:
-        """Make a batch durable; returns its ``seq``."""
-        body = json.dumps(list(events), ensure_ascii=False, allow_nan=False, default=str)
+        """Make a batch durable; returns its ``seq``. ``text``, when given, is ``events``
+        already as the JSON text of a list (a request body) and is kept as it is."""
+        body = (
+            text
+            if text is not None
+            else json.dumps(list(events), ensure_ascii=False, allow_nan=False, default=str)
+        )
         return self._append("batch", received_at, tenant, body)
 
     def append_tick(self, at: float) -> int:

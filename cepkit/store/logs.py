@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -103,11 +104,19 @@ class ExecutionLogStore:
 
     def add(self, entry: ExecutionLog) -> ExecutionLog:
         """Append one entry."""
-        row = entry.model_dump(mode="python")
-        row["actions"] = json.dumps(entry.actions, ensure_ascii=False, default=str)
-        with mapped("write the execution log"), self._engine.begin() as conn:
-            conn.execute(logs_table.insert().values(**row))
+        self.add_many([entry])
         return entry
+
+    def add_many(self, entries: Sequence[ExecutionLog]) -> None:
+        """Append entries in one transaction (the action workers' group commit)."""
+        rows = []
+        for entry in entries:
+            row = entry.model_dump(mode="python")
+            row["actions"] = json.dumps(entry.actions, ensure_ascii=False, default=str)
+            rows.append(row)
+        if rows:
+            with mapped("write the execution log"), self._engine.begin() as conn:
+                conn.execute(logs_table.insert(), rows)
 
     def update(self, entry: ExecutionLog) -> ExecutionLog:
         """Replace the entry with the same ``exec_id`` (a retried delivery's new outcome)."""

@@ -393,3 +393,38 @@ def test_runtime_counters_show_evaluation_errors_live(app_client: TestClient) ->
     assert counters["running"] is True and counters["events"] == 1
     assert counters["evaluation_errors"] == 1 and "cpu_usge" in counters["error_samples"][0]
     assert app_client.get("/cep/rules/rule_nope/runtime").status_code == 404
+
+
+def test_the_journal_keeps_the_request_text_and_reads_it_back(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    """An accepted body is journalled as it came (one object as a one-item list); a body
+    with refused items is written out again without them; all read back as sent."""
+    settings = Settings(db=sqlite_url, tick_seconds=0, checkpoint_seconds=3600)
+    single = '{"timestamp": 60, "host": "a",  "cpu_usage": 95.25}'
+    many = '[{"timestamp": 120, "cpu_usage": 1e2}, {"timestamp": 180, "note": "\\u00e9"}]'
+    mixed = '[{"timestamp": 240, "cpu_usage": 3}, 7]'
+    headers = {"content-type": "application/json"}
+    with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as client:
+        for body in (single, many, mixed):
+            assert client.post("/cep/ingest", content=body, headers=headers).status_code == 200
+        live_of(client).runner.checkpoint = lambda: None  # type: ignore[method-assign]
+    store = create_store(sqlite_url, clock=clock)
+    entries = Journal(store.engine).recover().entries
+    store.close()
+    assert [list(e.events) for e in entries] == [
+        [json.loads(single)],
+        json.loads(many),
+        [{"timestamp": 240, "cpu_usage": 3}],
+    ]
+
+
+def test_unreadable_bodies_are_refused_with_their_position(app_client: TestClient) -> None:
+    headers = {"content-type": "application/json"}
+    broken = app_client.post("/cep/ingest", content='[{"cpu": 1},', headers=headers)
+    assert broken.status_code == 422
+    detail = broken.json()["detail"][0]
+    assert detail["type"] == "json_invalid" and detail["loc"] == ["body", 12]
+    empty = app_client.post("/cep/ingest", content="", headers=headers)
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body"]
+    assert app_client.get("/cep/events").json()["total"] == 0
