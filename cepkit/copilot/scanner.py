@@ -33,7 +33,7 @@ class Scanner:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._work = text
+        self._work = text.replace("\x00", " ")  # NUL marks claimed text; the user's is a blank
 
     def find(self, pattern: str) -> Iterator[re.Match[str]]:
         """Matches of ``pattern`` (case-insensitive) in what is not claimed yet."""
