@@ -576,6 +576,11 @@ class RuleRuntime:
         >>> RuleRuntime(rule).partition_key({"host": "a", "cpu": 1})
         ('a',)
         """
+        keys = self.partition_keys([event])
+        return None if keys is None else keys[0]
+
+    def partition_keys(self, events: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]] | None:
+        """:meth:`partition_key` of each event (None when the rule is not partitioned)."""
         fields = self.plan.group_by
         policy = self.rule.suppression
         if (
@@ -585,8 +590,25 @@ class RuleRuntime:
             or (policy is not None and not set(policy.key) <= set(fields))
         ):
             return None
-        subject = metric_subject(self.rule.trigger_spec, event) if self._narrows else event
-        return tuple(_hashable(resolve(subject, f)) for f in fields)
+        if self._simple_groups and not self._narrows:
+            try:  # plain objects with hashable values: the fields' values as they are
+                if len(fields) == 1:
+                    name = fields[0]
+                    keys: list[tuple[Any, ...]] = [(e.get(name),) for e in events]
+                else:
+                    keys = [tuple(e.get(f) for f in fields) for e in events]
+                hash(tuple(keys))
+                return keys
+            except (AttributeError, TypeError):
+                pass
+        spec = self.rule.trigger_spec
+        return [
+            tuple(
+                _hashable(resolve(metric_subject(spec, e) if self._narrows else e, f))
+                for f in fields
+            )
+            for e in events
+        ]
 
     # -- per-event rules ----------------------------------------------------------------
 
