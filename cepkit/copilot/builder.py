@@ -146,6 +146,10 @@ class _Build:
                 names[field] = spec.alias
             self.fields["window_config"] = TumblingWindow(size=window.duration)
             self.fields["aggregation"] = specs
+            self.notes.append(
+                f"{window.duration} {agg}는 모든 지표 조건에 적용됩니다 "
+                f"(the {window.duration} {agg} applies to every metric)"
+            )
         condition = self.condition(names)
         self.fields["composite_condition"] = (
             condition if isinstance(condition, ConditionGroup) else all_of(condition)

@@ -79,6 +79,8 @@ _WINDOWS = (
     DURATION_EN + r"[\s-]*" + _AGG_EN,
     r"(?:for|over|during|in|within|across)\s+"
     r"(?:(?:more\s+than|at\s+least|over|the\s+(?:last|past))\s+)?" + DURATION_EN,
+    r"(?P<unit>초|분|시간)\s*당",
+    r"(?<![A-Za-z])(?:per|an?|each)\s+(?P<unit>second|minute|hour|day)(?![A-Za-z])",
 )
 _COUNT_OPS = {"이상": ">=", "초과": ">", "넘게": ">", "넘": ">", "미만": "<", "이하": "<="}
 _SEV = SEVERITY_RE + r"(?:인|한|적인)?\s*"
@@ -191,7 +193,7 @@ def read_window(scan: Scanner) -> WindowFacts | None:
         agg = groups.get("agg")
         scan.claim(match.start(), match.end())
         return WindowFacts(
-            duration=duration_of(groups["n"], groups["unit"]),
+            duration=duration_of(groups.get("n") or "1", groups["unit"]),
             aggregation=AGGREGATIONS[agg.lower()] if agg else None,
             text=scan.original(match.start(), match.end()),
         )

@@ -378,6 +378,16 @@ CASES: tuple[Case, ...] = (
             "actions": [notify("SMS")],
         },
     ),
+    Case(
+        "more than 5 errors per minute notify slack",
+        "ready",
+        {**event(event_type="error"), **count_over("1m", ">", 5), "actions": [notify("Slack")]},
+    ),
+    Case(
+        "분당 에러 10건 이상이면 슬랙",
+        "ready",
+        {**event(event_type="error"), **count_over("1m", ">=", 10), "actions": [notify("Slack")]},
+    ),
     # -- event rules
     Case(
         f"api-gateway에서 critical 에러 발생하면 {PD} 호출",
