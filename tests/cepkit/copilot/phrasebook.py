@@ -303,6 +303,7 @@ CASES: tuple[Case, ...] = (
             ),
             "actions": [notify("Email")],
         },
+        note="applies to every metric",
     ),
     Case(
         "호스트별 5분 평균 CPU 90% 넘으면 슬랙",
