@@ -100,23 +100,33 @@ class Router:
             runtime = self._prototype(rule)
             if runtime is None or not events:
                 continue
-            first = events[0]
-            if not isinstance(first, dict) or runtime.partition_key(first) is None:
+            keys = runtime.partition_keys(events)
+            if keys is None:
                 out.append((rule.key, Work(rule.key, at, events)))
                 continue
             groups: dict[Any, list[Any]] = {}
-            whole: list[Any] = []
-            for event in events:
-                if not isinstance(event, dict):  # the engine counts it as an error
-                    whole.append(event)
-                    continue
-                groups.setdefault(runtime.partition_key(event), []).append(event)
+            for key, event in zip(keys, events, strict=True):
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [event]
+                else:
+                    group.append(event)
             out.extend(
                 (f"{rule.key}|{_text(g)}", Work(rule.key, at, evs)) for g, evs in groups.items()
             )
-            if whole:
-                out.append((rule.key, Work(rule.key, at, whole)))
         return out
+
+
+def _runs(values: list[Work]) -> list[tuple[str, float, list[Any]]]:
+    """Consecutive work items of one receive time as one batch (one ``process_batch``:
+    the same firings, in the same order, as one call per item)."""
+    runs: list[tuple[str, float, list[Any]]] = []
+    for work in values:
+        if runs and runs[-1][0] == work.rule and runs[-1][1] == work.at:
+            runs[-1][2].extend(work.events)
+        else:
+            runs.append((work.rule, work.at, list(work.events)))
+    return runs
 
 
 def _text(group: Any) -> str:
@@ -173,13 +183,13 @@ class EngineLogic(StatefulBatchLogic[Work, FiringOut, dict[str, Any]]):
     def on_batch(self, values: list[Work]) -> tuple[Iterable[FiringOut], bool]:
         """Feed the batches to the runtime, in order."""
         out: list[FiringOut] = []
-        for work in values:
-            runtime = self._runtime_for(work.rule)
+        for rule, at, events in _runs(values):
+            runtime = self._runtime_for(rule)
             if runtime is None:
                 return out, StatefulBatchLogic.DISCARD
-            self.clock.pinned = datetime.fromtimestamp(work.at, UTC)
+            self.clock.pinned = datetime.fromtimestamp(at, UTC)
             try:
-                out.extend(self._out(runtime.process_batch(work.events)))
+                out.extend(self._out(runtime.process_batch(events)))
             finally:
                 self.clock.pinned = None
         self.last_arrival = self.clock.now().timestamp()
