@@ -14,10 +14,13 @@ the last round are delivered):
 - ``single``: one event per ``POST /cep/ingest`` against one body per ``POST /noop``, in
   requests/s, with no rule and then with the 10 rules active (the target is judged on
   the 10 rules);
-- ``batch``: 1,000-event ``POST /cep/ingest`` bodies with 10 active rules (from
+- ``batch``: 1,000-event ``POST /cep/ingest`` bodies against the no-op endpoint reading
+  the same bodies (the ceiling of the machine and generator), and with 10 active rules (from
   ``data/rules/pack`` and variations: four threshold metric rules, three tumbling 1m/5m
   averages per host or service, the pack's z-score anomaly rule, two event rules with
-  conditions), in events/s;
+  conditions), in events/s, first with every firing delivered (an alert storm: about
+  1.5% of the events fire), then with each rule given a 5-minute suppression per group,
+  as section 9.3 of the guide advises for storms;
 - ``sse``: 10 events every 10 ms (1,000 events/s) in one request each, an SSE client on
   ``/cep/events/stream``; each event fires a probe rule and carries a sequence number,
   and the time from sending its request to reading its ``created`` change is taken with
@@ -280,11 +283,31 @@ def single_round(cepkit: str, noop: str, feed: Feed, n: int, clients: int) -> tu
     return noop_rate, ingest_rate
 
 
-def batch_round(cepkit: str, feed: Feed, batches: int, clients: int) -> float:
-    """Events/s of 1,000-event ingest requests."""
+def batch_round(base: str, path: str, feed: Feed, batches: int, clients: int) -> float:
+    """Events/s of 1,000-event requests (``/cep/ingest``, or the no-op endpoint)."""
     count = batches + clients
     bodies = [encode(feed.take(1000)) for _ in range(count)]
-    return count * 1000 / blast(cepkit, "/cep/ingest", bodies, clients)
+    return count * 1000 / blast(base, path, bodies, clients)
+
+
+def suppress_rules(base: str, interval: str) -> None:
+    """Give every rule a suppression per its group (section 9.3's answer to a storm)."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for document in client.get("/cep/rules").json()["rules"]:
+            rule_id = document["rule_id"]
+            keys = document.get("group_by") or (document.get("aggregation") or {}).get(
+                "group_by", []
+            )
+            document["suppression"] = {"interval": interval, "key": keys}
+            answer = client.put(f"/cep/rules/{rule_id}", json=document)
+            if answer.status_code != 200:
+                raise SystemExit(f"suppression: {answer.status_code} {answer.text[:200]}")
+
+
+def firings_total(base: str) -> int:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        total: int = client.get("/cep/events", params={"limit": 1}).json()["total"]
+        return total
 
 
 def sse_round(cepkit: str, feed: Feed, seconds: float, first_seq: int) -> tuple[list[float], float]:
@@ -395,8 +418,19 @@ def main(argv: list[str] | None = None) -> int:
                 rates["single"].append(ingest_rate)
                 settle(sink)
             batch: list[float] = []
+            batch_noop: list[float] = []
+            stored_before = firings_total(cepkit)
             for _ in range(args.rounds):
-                batch.append(batch_round(cepkit, feed, args.batches, args.clients))
+                batch_noop.append(batch_round(noop, "/noop", feed, args.batches, args.clients))
+                batch.append(batch_round(cepkit, "/cep/ingest", feed, args.batches, args.clients))
+                settle(sink)
+            alert_share = (firings_total(cepkit) - stored_before) / (
+                args.rounds * (args.batches + args.clients) * 1000
+            )
+            suppress_rules(cepkit, "5m")
+            quiet: list[float] = []
+            for _ in range(args.rounds):
+                quiet.append(batch_round(cepkit, "/cep/ingest", feed, args.batches, args.clients))
                 settle(sink)
             create_rules(cepkit, [PROBE_RULE])
             p50s: list[float] = []
@@ -410,12 +444,19 @@ def main(argv: list[str] | None = None) -> int:
 
     med = {name: statistics.median(values) for name, values in rates.items()}
     med_batch = statistics.median(batch)
+    med_batch_noop = statistics.median(batch_noop)
+    med_quiet = statistics.median(quiet)
     p50, p99 = statistics.median(p50s), statistics.median(p99s)
     sent_rate = statistics.median(sent_rates)
     print(f"ingest over HTTP, {args.clients} client threads, median of {args.rounds} rounds")
     print(f"  single event, no rule      {med['single0']:8,.0f} req/s   no-op {med['noop0']:8,.0f}")
     print(f"  single event, 10 rules     {med['single']:8,.0f} req/s   no-op {med['noop']:8,.0f}")
-    print(f"  batches of 1,000, 10 rules {med_batch:8,.0f} events/s")
+    print(
+        f"  batches of 1,000, 10 rules {med_batch:8,.0f} events/s"
+        f"   ({alert_share:.1%} of events become alerts, each delivered to a webhook)"
+    )
+    print(f"  same, 5m suppression/group {med_quiet:8,.0f} events/s   (section 9.3)")
+    print(f"  no-op, same bodies         {med_batch_noop:8,.0f} events/s   (the ceiling here)")
     print(
         f"  ingest -> SSE, paced 1,000/s p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms"
         f"   (sent at {sent_rate:,.0f} events/s)"
@@ -427,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  single / no-op, 10 rules   = {ratio:.2f}  (target >= 0.5)")
     ok &= ratio >= 0.5
     print(f"  batch events/s / 100,000   = {med_batch / 1e5:.2f}  (target >= 1)")
+    print(f"  suppressed / 100,000       = {med_quiet / 1e5:.2f}  (shown)")
+    print(f"  batch / no-op batch        = {med_batch / med_batch_noop:.2f}  (shown)")
     ok &= med_batch >= 100_000
     print(f"  p99 / 50 ms                = {p99 / 0.05:.2f}  (target <= 1)")
     print(f"  sent rate / 1,000 events/s = {sent_rate / 1e3:.2f}  (the pace held: >= 0.95)")
