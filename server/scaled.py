@@ -76,7 +76,13 @@ class EmbeddedRedis:
 
 
 def item_problem(item: Any) -> tuple[str, str] | None:
-    """(JSON path, message) when an ingest item cannot be accepted (as the live runner)."""
+    """(JSON path, message) when an ingest item cannot be accepted (as the live runner).
+
+    >>> item_problem({"timestamp": "2026-02-08T10:30:00Z", "cpu": 1}) is None
+    True
+    >>> item_problem([1])
+    ('', 'an event must be a JSON object, not list')
+    """
     if not isinstance(item, dict):
         return "", f"an event must be a JSON object, not {type(item).__name__}"
     raw = item.get("timestamp")

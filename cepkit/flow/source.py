@@ -157,6 +157,9 @@ class _Partition(StatefulSourcePartition[Batch, Position]):
         out: list[Batch] = []
         for raw_id, fields in messages:
             message_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            if not fields:  # deleted from the stream (trimmed) while pending
+                self.position = Position(message_id)
+                continue
             if b"end" in fields:
                 self.position = Position(message_id, ended=True)
                 break
