@@ -184,7 +184,12 @@ class LiveRunner:
             )
 
     def checkpoint(self) -> None:
-        """Save every rule's state and trim the journal up to it."""
+        """Save every rule's state, then trim the journal up to it.
+
+        The state is taken under the runner's lock; the trim (deleting the journalled
+        batches it covers, possibly many megabytes) runs after the lock is released and in
+        small transactions, so ingests go on meanwhile.
+        """
         with self._lock:
             state = {
                 "rules": {
@@ -198,8 +203,10 @@ class LiveRunner:
                     for rule_id, live in self._live.items()
                 }
             }
-            self._journal.checkpoint(self._seq, state)
+            seq = self._seq
+            self._journal.checkpoint(seq, state, trim=False)
             self._last_checkpoint = time.monotonic()
+        self._journal.trim(seq)
 
     # --- input ---------------------------------------------------------------------------
 
@@ -244,9 +251,10 @@ class LiveRunner:
                 good, received_at=received, tenant=tenant, text=None if errors else text
             )
             outcome = self._apply(good, received, tenant)
-            self._maybe_checkpoint()
         finally:
             self._lock.release()
+        if wait:  # a caller that may block (a worker thread) also takes a due checkpoint
+            self._maybe_checkpoint()
         self._emit(outcome)
         return IngestResult(
             accepted=len(good),
@@ -265,7 +273,7 @@ class LiveRunner:
                 outcome = self._advance(now)
             else:
                 outcome = Outcome()
-            self._maybe_checkpoint()
+        self._maybe_checkpoint()
         self._emit(outcome)
         return outcome
 

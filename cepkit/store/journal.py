@@ -111,8 +111,9 @@ class Journal:
         assert key is not None
         return int(key[0])
 
-    def checkpoint(self, seq: int, state: Mapping[str, Any]) -> None:
-        """Save the runner state covering the journal up to ``seq`` and trim the journal."""
+    def checkpoint(self, seq: int, state: Mapping[str, Any], *, trim: bool = True) -> None:
+        """Save the runner state covering the journal up to ``seq``; then, unless told not
+        to, :meth:`trim` the journal up to it."""
         text = json.dumps(state, allow_nan=False, default=str)
         c = checkpoint_table.c
         with mapped("save a checkpoint"), self._engine.begin() as conn:
@@ -121,7 +122,24 @@ class Journal:
             )
             if done.rowcount == 0:
                 conn.execute(checkpoint_table.insert().values(name=self._name, seq=seq, state=text))
-            conn.execute(delete(journal_table).where(journal_table.c.seq <= seq))
+        if trim:
+            self.trim(seq)
+
+    def trim(self, seq: int, *, rows: int = 64) -> int:
+        """Delete the entries up to ``seq`` (a checkpoint covers them), ``rows`` per
+        transaction so that appends are never held up for long; returns how many."""
+        t = journal_table.c
+        deleted = 0
+        with mapped("trim the ingest journal"):
+            while True:
+                with self._engine.begin() as conn:
+                    upto = conn.execute(
+                        select(t.seq).where(t.seq <= seq).order_by(t.seq).offset(rows - 1).limit(1)
+                    ).scalar()
+                    bound = seq if upto is None else int(upto)
+                    deleted += conn.execute(delete(journal_table).where(t.seq <= bound)).rowcount
+                if upto is None or bound >= seq:
+                    return deleted
 
     def recover(self) -> Recovery:
         """The last checkpoint and every journal entry after it, in order."""
