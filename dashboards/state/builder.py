@@ -141,8 +141,10 @@ class JsonEditorState(param.Parameterized):
         return []
 
     def errors_for(self, part: str) -> str:
-        """The problems shown under one editor: ``trigger``, ``actions`` or ``other``."""
+        """The problems shown under one part: ``basic`` (name, type...), ``trigger``,
+        ``actions`` or ``other``."""
         heads = {
+            "basic": ("rule_name", "description", "is_active", "severity", ""),
             "trigger": ("trigger_spec", "trigger_type"),
             "actions": ("actions", "action_spec"),
         }

@@ -266,6 +266,7 @@ class FormState(param.Parameterized):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)  # type: ignore[no-untyped-call]
+        self._judged: tuple[int, list[Problem]] | None = None
         own = [n for n in self.param if n not in ("name", "revision", "notes")]
         self.param.watch(self._bump, own)
 
@@ -389,14 +390,20 @@ class FormState(param.Parameterized):
 
     @property
     def problems(self) -> list[Problem]:
-        """Every defect of :meth:`document`, each with its JSON path (empty when valid)."""
+        """Every defect of :meth:`document`, each with its JSON path (empty when valid);
+        judged once per :attr:`revision`."""
+        cached = self._judged
+        if cached is not None and cached[0] == self.revision:
+            return list(cached[1])
+        found: list[Problem] = []
         try:
             self.rule()
         except RuleValidationError as exc:
-            return list(exc.problems)
+            found = list(exc.problems)
         except CepkitError as exc:
-            return [Problem(path="", message=str(exc))]
-        return []
+            found = [Problem(path="", message=str(exc))]
+        self._judged = (self.revision, found)
+        return list(found)
 
     def error_at(self, path: str) -> str:
         """The messages of the problems at ``path`` or under it ('' when none)."""

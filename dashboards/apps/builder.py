@@ -1,0 +1,216 @@
+"""``/cep-builder``: the rule list on the left, ``New Rule``, and the guide's four tabs.
+
+A thin Panel view over :class:`dashboards.state.builder.BuilderState` (guide section 0.2):
+JSON Editor (Trigger Spec / Action Spec as JSON, errors inline with their JSON path),
+Form Builder (:mod:`dashboards.apps.builder_form`), Test (Simulate, Manual trigger) and
+Logs (exec_id, status, duration_ms, error). The Copilot panel sits on the right when
+``dashboards.apps.copilot`` is installed. :func:`create` builds one session's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pandas as pd
+import panel as pn
+from panel.template.base import BaseTemplate
+
+from cepkit.client import Client
+from dashboards.apps.builder_form import follow, form_builder
+from dashboards.state.builder import BuilderState, JsonEditorState
+
+__all__ = ["builder_view", "create"]
+
+_LOG_COLUMNS = ["exec_id", "status", "duration_ms", "error"]
+
+
+def off_loop(work: Callable[[], object]) -> Callable[..., Coroutine[Any, Any, None]]:
+    """A callback running ``work`` in a worker thread: a call to the server never blocks
+    the session's event loop (the server may be this very process)."""
+
+    async def callback(*_args: object) -> None:
+        await asyncio.to_thread(work)
+
+    return callback
+
+
+def _error(text: str) -> pn.pane.Markdown:
+    return pn.pane.Markdown(
+        text.replace("\n", "  \n"),
+        styles={"color": "#c62828"},
+        visible=bool(text),
+        css_classes=["json-error"],
+    )
+
+
+def _rule_list(state: BuilderState) -> pn.Column:
+    new = pn.widgets.Button(label="New Rule", color="primary", sizing_mode="stretch_width")
+    new.on_click(lambda _e: state.new_rule())  # no server call: on the loop
+
+    def buttons(_rules: list[Any], selected: str | None) -> pn.Column:
+        items = []
+        for label, rule_id in state.rule_names.items():
+            button = pn.widgets.Button(
+                label=label,
+                color="primary" if rule_id == selected else "light",
+                sizing_mode="stretch_width",
+                css_classes=["rule-item"],
+            )
+            button.on_click(off_loop(functools.partial(state.select, rule_id)))
+            items.append(button)
+        return pn.Column(*items, sizing_mode="stretch_width")
+
+    listing = follow(buttons, state.param.rules, state.param.selected)
+    return pn.Column("### Rules", new, listing, width=260)
+
+
+def _json_editor(state: BuilderState) -> pn.Column:
+    editor: JsonEditorState = state.editor
+    p = editor.param
+    watched = [p.rule_name, p.trigger_type, p.trigger_spec_text, p.action_spec_text, p.other_text]
+
+    def errors(part: str) -> Any:
+        return follow(lambda *_v: _error(editor.errors_for(part)), *watched)
+
+    save = pn.widgets.Button(color="success", css_classes=["save-json"])
+    save.label = "Create rule"
+
+    def label(selected: str | None) -> None:
+        save.label = "Create rule" if selected is None else "Update rule"
+
+    state.param.watch(lambda e: label(e.new), ["selected"])
+    save.on_click(off_loop(state.save_json))
+    area: dict[str, Any] = {"sizing_mode": "stretch_width", "rows": 8}
+    return pn.Column(
+        pn.Row(
+            pn.widgets.TextInput.from_param(p.rule_name, label="Rule Name"),
+            pn.widgets.Select.from_param(p.trigger_type, label="Trigger Type"),
+            pn.widgets.Select.from_param(p.severity, label="Severity"),
+        ),
+        pn.Row(
+            pn.widgets.TextInput.from_param(p.description, label="Description", width=420),
+            pn.widgets.Checkbox.from_param(p.is_active, label="Active"),
+        ),
+        errors("basic"),
+        pn.widgets.TextAreaInput.from_param(p.trigger_spec_text, label="Trigger Spec", **area),
+        errors("trigger"),
+        pn.widgets.TextAreaInput.from_param(p.action_spec_text, label="Action Spec", **area),
+        errors("actions"),
+        pn.widgets.TextAreaInput.from_param(
+            p.other_text, label="Other fields (conditions, window, aggregation...)", **area
+        ),
+        errors("other"),
+        save,
+        sizing_mode="stretch_width",
+        css_classes=["json-editor"],
+    )
+
+
+def _result(title: str, text: str, css: str) -> pn.Column:
+    return pn.Column(
+        f"**{title}**",
+        pn.pane.Str(text or "(none yet)", css_classes=[css], sizing_mode="stretch_width"),
+    )
+
+
+def _test_tab(state: BuilderState) -> pn.Column:
+    simulate = pn.widgets.Button(label="Simulate", color="primary")
+    simulate.on_click(off_loop(state.simulate))
+    trigger = pn.widgets.Button(label="Manual trigger", color="warning")
+    trigger.on_click(off_loop(state.trigger))
+    payload = pn.widgets.TextAreaInput.from_param(
+        state.param.payload_text, label="Payload", rows=8, sizing_mode="stretch_width"
+    )
+    simulation = follow(
+        lambda _v: _result("Simulation result", state.simulation_text, "simulation-result"),
+        state.param.simulation,
+    )
+    manual = follow(
+        lambda _v: _result("Manual trigger result", state.trigger_text, "trigger-result"),
+        state.param.trigger_result,
+    )
+    return pn.Column(
+        payload, pn.Row(simulate, trigger), simulation, manual, sizing_mode="stretch_width"
+    )
+
+
+def _logs_tab(state: BuilderState) -> pn.Column:
+    refresh = pn.widgets.Button(label="Refresh logs")
+    refresh.on_click(off_loop(state.load_logs))
+    table = pn.widgets.Tabulator(
+        pd.DataFrame(columns=_LOG_COLUMNS),
+        show_index=False,
+        disabled=True,
+        sizing_mode="stretch_width",
+        css_classes=["logs-table"],
+    )
+
+    def update(*_events: Any) -> None:
+        table.value = pd.DataFrame(state.logs, columns=_LOG_COLUMNS)
+
+    state.param.watch(update, ["logs"])
+    update()
+    return pn.Column(refresh, table, sizing_mode="stretch_width")
+
+
+def _status(state: BuilderState) -> Any:
+    def show(message: str, error: str) -> pn.pane.Alert:
+        if error:
+            return pn.pane.Alert(error, alert_type="danger", css_classes=["builder-status"])
+        return pn.pane.Alert(
+            message, alert_type="success", visible=bool(message), css_classes=["builder-status"]
+        )
+
+    return follow(show, state.param.message, state.param.error)
+
+
+def _copilot(state: BuilderState) -> Any | None:
+    """The Copilot panel, when its modules are installed (they are optional here)."""
+    try:
+        view = importlib.import_module("dashboards.apps.copilot")
+        model = importlib.import_module("dashboards.state.copilot")
+    except ImportError:
+        return None
+    maker = getattr(model, "for_builder", None)
+    if maker is None:
+        return None
+    return view.copilot_panel(maker(state))
+
+
+def builder_view(state: BuilderState) -> pn.viewable.Viewable:
+    """The whole page for one session's state."""
+    create = pn.widgets.Button(label="규칙 생성", color="success", css_classes=["create-rule"])
+    create.on_click(off_loop(state.save_form))
+    tabs = pn.Tabs(
+        ("JSON Editor", _json_editor(state)),
+        ("Form Builder", form_builder(state.form, create)),
+        ("Test", _test_tab(state)),
+        ("Logs", _logs_tab(state)),
+        dynamic=False,
+        sizing_mode="stretch_width",
+    )
+    main = pn.Column(_status(state), tabs, sizing_mode="stretch_width")
+    side = _copilot(state)
+    parts: list[Any] = [_rule_list(state), main]
+    if side is not None:
+        parts.append(pn.Column(side, width=380))
+    return pn.Row(*parts, sizing_mode="stretch_width")
+
+
+def create(client: Client) -> BaseTemplate:
+    """A ``/cep-builder`` session: its own state on ``client`` (see :mod:`dashboards.serve`)."""
+    state = BuilderState(client=client)
+    pn.state.onload(off_loop(state.refresh))  # after the page is up, off the loop
+    return pn.template.FastListTemplate(
+        title="CEP Builder", main=[builder_view(state)], main_max_width="1600px"
+    )
+
+
+if __name__.startswith("bokeh"):  # panel serve dashboards/apps/builder.py --args --url URL
+    from dashboards.serve import serve_standalone
+
+    serve_standalone(create)
