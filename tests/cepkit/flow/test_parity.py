@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -10,8 +15,9 @@ import pytest
 from cepkit.flow import FlowStreams, RuleCatalog, build_flow, run_flow
 from cepkit.replay import replay
 from cepkit.rules import load_rule_files
-from tests.cepkit.flow.conftest import RULES, comparable, events_of, flow_firings, load
+from tests.cepkit.flow.conftest import RULES, comparable, events_of, flow_firings, load, metrics
 from tests.conftest import REPO_ROOT, RULE_PACK
+from tests.server.conftest import free_port
 
 
 def _documents() -> list[dict[str, Any]]:
@@ -38,4 +44,29 @@ def test_the_flow_fires_as_replay_does(streams: FlowStreams, workers: int) -> No
 
     got = flow_firings(streams)
     assert all(len(copies) == 1 for copies in got.values())  # no restart: no repeats
+    assert {k: v[0] for k, v in got.items()} == expected
+
+
+def test_two_flow_processes_form_one_cluster(streams: FlowStreams, tmp_path: Path) -> None:
+    """``cepkit flow -i/-a``: two processes share the keys and fire as replay does."""
+    documents = [{**d, "rule_id": d["rule_name"]} for d in RULES if d["rule_name"] != "hourly"]
+    frame = metrics(minutes=600, hosts=4)
+    expected = {f.firing_id: comparable(f) for f in replay(documents, frame).firing_models}
+    load(streams, events_of(frame), batch=100)
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(documents), encoding="utf-8")
+    addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "cepkit.cli", "flow", "--redis", streams.url]
+    command += ["--prefix", streams.prefix, "--rules", str(rules), "-a", addresses]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    processes = [
+        subprocess.Popen([*command, "-i", str(i)], env=env, cwd=REPO_ROOT, stderr=subprocess.PIPE)
+        for i in range(2)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()[-2000:]
+
+    got = flow_firings(streams)
+    assert all(len(copies) == 1 for copies in got.values())
     assert {k: v[0] for k, v in got.items()} == expected
