@@ -17,6 +17,7 @@ the store is closed on shutdown. Library errors map to HTTP answers here:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -115,8 +116,19 @@ def _load_one(store: RuleStore, source: Path, document: Any, report: PackReport)
         report.created.append(label)
 
 
+class _ErrorJSON(JSONResponse):
+    """An error body that survives echoing the client's input: a lone surrogate
+    (``"\\ud800"`` is valid JSON) is written escaped instead of failing as UTF-8."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def _error(status: int, detail: Any) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": jsonable_encoder(detail)})
+    return _ErrorJSON(status_code=status, content={"detail": jsonable_encoder(detail)})
 
 
 async def _on_cepkit_error(_request: Request, exc: Exception) -> JSONResponse:
