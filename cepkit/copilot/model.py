@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.rules import Rule, parse_rule
 
-__all__ = ["MAX_TEXT_LENGTH", "Draft", "Drafter", "check_text"]
+__all__ = ["MAX_TEXT_LENGTH", "Draft", "Drafter", "check_text", "is_unicode"]
 
 #: the longest sentence a drafter accepts (characters)
 MAX_TEXT_LENGTH = 2000
@@ -79,4 +79,19 @@ def check_text(text: object) -> str:
         raise ValueError("text: must not be empty")
     if len(text) > MAX_TEXT_LENGTH:
         raise ValueError(f"text: at most {MAX_TEXT_LENGTH} characters, got {len(text)}")
+    if not is_unicode(text):
+        raise ValueError("text: must be valid Unicode (it holds a lone surrogate)")
     return text
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates such as ``\\ud800``).
+
+    >>> is_unicode("CPU 90%"), is_unicode("\\ud800")
+    (True, False)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -4,7 +4,8 @@ The body is ``{"text": "...", "drafter": "rules"}`` (``drafter`` optional); the 
 is :class:`cepkit.copilot.Draft`. Nothing is stored: saving the drafted rule is an
 ordinary ``POST /cep/rules``. Bad input is a 422 naming the field: ``text`` missing,
 not a string, blank or longer than :data:`cepkit.copilot.MAX_TEXT_LENGTH` characters;
-``drafter`` not a registered drafter.
+``drafter`` not a registered drafter; a lone surrogate (``"\\ud800"``, valid JSON but
+no text) is a 422 too.
 
 >>> answer = draft_rule(DraftRequest(text="디스크 90 이상이면 이메일"))
 >>> answer.status, answer.rule["trigger_spec"]["threshold"]

@@ -73,6 +73,15 @@ def test_bad_input_is_a_422_naming_the_field(
     assert message in problem["msg"]
 
 
+def test_a_lone_surrogate_is_a_422_not_a_server_error(client: TestClient) -> None:
+    body = b'{"text": "CPU \\ud800 90"}'
+    answer = client.post(
+        "/cep/copilot/draft", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["path"] == "text"
+
+
 def test_a_body_that_is_no_object_is_a_422(client: TestClient) -> None:
     answer = client.post("/cep/copilot/draft", json=["CPU 90"])
     assert answer.status_code == 422

@@ -61,6 +61,7 @@ def test_a_registered_factory_that_is_no_drafter_is_refused(
         ("   \n", ValueError, "text: must not be empty"),
         ("x" * (MAX_TEXT_LENGTH + 1), ValueError, f"text: at most {MAX_TEXT_LENGTH}"),
         (42, TypeError, "text: expected a string, got int"),
+        ("CPU \ud800", ValueError, "text: must be valid Unicode"),
     ],
 )
 def test_bad_text_is_refused_naming_the_argument(
