@@ -12,6 +12,12 @@ Shapes chosen (so the Form Builder shows each part where the guide puts it):
 
 The rule passes :func:`cepkit.plan.check_rule` (the engine's own checks) before a draft
 is called ready. Rules are drafted inactive (``is_active: false``).
+
+>>> from cepkit.copilot.parser import parse
+>>> text = "1분 내 에러 5건 이상이면 문자"
+>>> rule = build_draft(parse(text), text).rule
+>>> rule["trigger_spec"]["event_type"], rule["window_config"]["size"], rule["composite_condition"]
+('error', '1m', {'logic': 'AND', 'conditions': [{'field': 'count', 'op': '>=', 'value': 5}]})
 """
 
 from __future__ import annotations
