@@ -40,7 +40,7 @@ _METHODS = (
     (
         "iqr",
         r"(?<![A-Za-z])(?:IQR|사분위(?:\s*범위)?)(?![A-Za-z])"
-        r"(?:\s*(?:k\s*=\s*)?(?P<num>\d+(?:\.\d+)?)\s*(?:배|x|times)?)?",
+        r"(?:\s*(?:with\s+)?(?:k\s*=\s*)?(?P<num>\d+(?:\.\d+)?)\s*(?:배|x|times)?)?",
         "multiplier",
     ),
     (

@@ -27,7 +27,8 @@ _MESSAGES = (
     _QUOTE + r"\s*(?:라고|이라고|라는|란)",
 )
 _NAME = (
-    r"(?:규칙\s*이름|규칙명|rule\s+name|named|called)\s*(?:은|는|을|를|:|=|is)?\s*"
+    r"(?:규칙\s*이름|규칙명|(?<![A-Za-z])(?:rule\s+name|named|called)(?![A-Za-z]))"
+    r"\s*(?:은|는|을|를|:|=|is)?\s*"
     r"[\"'`]?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)[\"'`]?(?:\s*(?:으로|로))?"
 )
 _FALLBACKS = (

@@ -355,7 +355,11 @@ _FILLER_RE = re.compile(
 def is_filler(token: str) -> bool:
     """Whether ``token`` carries no rule content (particles, "알림 보내줘", "please").
 
-    >>> is_filler("알림을"), is_filler("보내줘"), is_filler("please"), is_filler("banana")
-    (True, True, True, False)
+    >>> is_filler("알림을"), is_filler("보내줘"), is_filler("please"), is_filler("->")
+    (True, True, True, True)
+    >>> is_filler("banana"), is_filler("P2")
+    (False, False)
     """
+    if not any(ch.isalnum() for ch in token):
+        return True  # punctuation alone: an arrow, a dash
     return _FILLER_RE.fullmatch(token) is not None

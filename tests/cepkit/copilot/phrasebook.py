@@ -538,6 +538,45 @@ CASES: tuple[Case, ...] = (
             "actions": [notify("Slack", "Discord", fallback="Email")],
         },
     ),
+    Case(
+        "create a rule named disk_full: disk above 90% -> email",
+        "ready",
+        {
+            "rule_name": "disk_full",
+            **metric(metric_name=DISK, operator=">", threshold=90),
+            "actions": [notify("Email")],
+        },
+    ),
+    Case(
+        "CPU usage > 90% AND memory usage > 80% → Slack",
+        "ready",
+        {
+            **metric(metric_name=CPU),
+            "composite_condition": all_(c(CPU, ">", 90), c(MEM, ">", 80)),
+            "actions": [notify("Slack")],
+        },
+    ),
+    Case(
+        "cpu outliers using IQR with k=3, slack",
+        "ready",
+        {**anomaly(CPU, "iqr", multiplier=3), "actions": [notify("Slack")]},
+    ),
+    Case(
+        "when there are more than 10 errors in 5 minutes on api-gateway, post to "
+        "https://hooks.example.com/x",
+        "ready",
+        {
+            **event(event_type="error", source="api-gateway"),
+            **count_over("5m", ">", 10),
+            "actions": [webhook("https://hooks.example.com/x")],
+        },
+    ),
+    Case(
+        "page oncall via sms when disk is over 95%",
+        "needs_input",
+        {**metric(metric_name=DISK, operator=">", threshold=95), "actions": [notify("SMS")]},
+        unparsed=("oncall",),
+    ),
     # -- what cannot be parsed: needs_input, never guessed
     Case("바나나가 노랗다", "needs_input", unparsed=("바나나가 노랗다",)),
     Case("CPU 높으면 알려줘", "needs_input", unparsed=("CPU 높으면",)),
