@@ -329,7 +329,7 @@ _STEMS_KO = _words(
     "탐지해줘 감시 감시해줘 모니터링 발생 발생하면 발생하면서 생기면 나면 오면 들어오면 있으면 "
     "값 사용률 사용량 바로 즉시 메시지 메세지 통지 트리거 경우 그리고 및 그러면 그럼 데 동안 "
     "지속 지속되면 계속 연속 각 각각 기준 으로 이벤트 웹훅 api 엔드포인트 요청해줘 해 하고 줘요 "
-    "떨어지면 떨어지고 내려가면 올라가면 리포트 보고서 헬스체크 확인 정각 넘게"
+    "떨어지면 떨어지고 내려가면 올라가면 리포트 보고서 헬스체크 확인 정각 넘게 기반 후"
 )
 _WORDS_EN = _words(
     "when whenever if then the a an is are be been goes gets stays please send notify notifying "

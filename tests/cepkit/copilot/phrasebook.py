@@ -497,6 +497,26 @@ CASES: tuple[Case, ...] = (
         {**anomaly(CPU, "iqr"), "actions": [notify("Email")]},
     ),
     Case(
+        "응답시간 IQR 기반 이상치 탐지 후 이메일",
+        "ready",
+        {**anomaly(LAT, "iqr"), "actions": [notify("Email")]},
+    ),
+    Case(
+        "payment-service에서 타임아웃 발생 시 문자",
+        "ready",
+        {**event(event_type="timeout", source="payment-service"), "actions": [notify("SMS")]},
+    ),
+    Case(
+        "서비스별 10분 동안 에러 20건 이상이면 슬랙",
+        "ready",
+        {
+            **event(event_type="error"),
+            **count_over("10m", ">=", 20),
+            "group_by": ["service"],
+            "actions": [notify("Slack")],
+        },
+    ),
+    Case(
         "latency anomaly with IQR 2x, notify slack",
         "ready",
         {**anomaly(LAT, "iqr", multiplier=2), "actions": [notify("Slack")]},
