@@ -2,7 +2,8 @@
 
 Each :class:`Case` gives the status, the rule (in the guide's JSON shapes; compared with
 the draft after both are put in canonical form by the rule model) and the unparsed
-fragments. Generated notify messages, the rule name and the description are compared in
+fragments. ``python -m tests.cepkit.copilot.phrasebook`` prints the share drafted exactly
+and every miss. Generated notify messages, the rule name and the description are compared in
 test_drafter.py, so a case leaves them out unless it is about them.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cepkit.copilot import Draft
+from cepkit.copilot import Draft, draft
 from cepkit.rules import parse_rule
 
 PD = "https://events.pagerduty.com/v2/enqueue"
@@ -681,3 +682,16 @@ CASES: tuple[Case, ...] = (
         unparsed=("coffee",),
     ),
 )
+
+
+def report(cases: tuple[Case, ...] = CASES) -> tuple[int, int, list[str]]:
+    """(sentences drafted exactly, sentences, the texts of the misses)."""
+    misses = [case.text for case in cases if not exact(case, draft(case.text))]
+    return len(cases) - len(misses), len(cases), misses
+
+
+if __name__ == "__main__":
+    hits, total, missed = report()
+    print(f"copilot phrasebook: {hits}/{total} drafted exactly ({100 * hits / total:.1f}%)")
+    for text in missed:
+        print(f"  miss: {text}")
