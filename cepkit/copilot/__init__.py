@@ -28,12 +28,15 @@ from collections.abc import Callable
 
 from cepkit.copilot.drafter import RuleDrafter
 from cepkit.copilot.model import MAX_TEXT_LENGTH, Draft, Drafter, check_text
+from cepkit.copilot.vocabulary import DEFAULT_METRICS, Metric
 
 __all__ = [
+    "DEFAULT_METRICS",
     "DRAFTERS",
     "MAX_TEXT_LENGTH",
     "Draft",
     "Drafter",
+    "Metric",
     "RuleDrafter",
     "check_text",
     "create_drafter",

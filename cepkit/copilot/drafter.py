@@ -14,18 +14,32 @@ gives the same draft.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cepkit.copilot.builder import build_draft
 from cepkit.copilot.model import Draft
 from cepkit.copilot.parser import parse
+from cepkit.copilot.vocabulary import DEFAULT_WORDS, Metric, MetricWords
 
 __all__ = ["RuleDrafter"]
 
 
 class RuleDrafter:
-    """Pattern-based drafting from :mod:`cepkit.copilot.lexicon`'s words."""
+    """Pattern-based drafting from :mod:`cepkit.copilot.lexicon`'s words; ``metrics`` (the
+    vocabulary of :mod:`cepkit.copilot.vocabulary` by default) names the metric fields.
+
+    >>> own = RuleDrafter(metrics=[Metric("cpu", "percent", ("cpu",)),
+    ...                            Metric("memory", "percent", ("memory", "메모리"))])
+    >>> own.draft("CPU가 90% 넘고 메모리가 80% 넘으면 Slack").rule["composite_condition"]
+    {'logic': 'AND', 'conditions': [{'field': 'cpu', 'op': '>', 'value': 90},
+     {'field': 'memory', 'op': '>', 'value': 80}]}
+    """
 
     name = "rules"
 
+    def __init__(self, metrics: Iterable[Metric] | None = None) -> None:
+        self.words = DEFAULT_WORDS if metrics is None else MetricWords(metrics)
+
     def draft(self, text: str) -> Draft:
         """The draft for ``text``; what is not understood is listed in ``unparsed``."""
-        return build_draft(parse(text), text)
+        return build_draft(parse(text, self.words), text)

@@ -1,10 +1,11 @@
 """The words the rule-based drafter knows, Korean and English, as regex pieces.
 
 Every table maps what a user may write to the rule model's spelling. Matching is
-case-insensitive; Korean particles (가, 이, 으로...) are left to :data:`FILLERS`.
+case-insensitive; Korean particles (가, 이, 으로...) are fillers (:func:`is_filler`).
+Metric words are in :mod:`cepkit.copilot.vocabulary`.
 
->>> METRICS["cpu_usage"].unit, ops_ko("넘"), ops_en("at least")
-('percent', '>', '>=')
+>>> ops_ko("넘"), ops_en("at least")
+('>', '>=')
 >>> channel_of("슬랙"), severity_of("긴급"), event_type_of("오류")
 ('Slack', 'critical', 'error')
 """
@@ -12,7 +13,6 @@ case-insensitive; Korean particles (가, 이, 으로...) are left to :data:`FILL
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 __all__ = [
     "AGGREGATIONS",
@@ -20,20 +20,16 @@ __all__ = [
     "DURATION_EN",
     "DURATION_KO",
     "EVENT_RE",
-    "METRICS",
-    "METRIC_RE",
     "NUMBER",
     "OP_EN_RE",
     "OP_KO_RE",
     "SEP",
     "SEVERITY_RE",
-    "Metric",
     "alternation",
     "channel_of",
     "duration_of",
     "event_type_of",
     "is_filler",
-    "metric_of",
     "ops_en",
     "ops_ko",
     "severity_of",
@@ -48,68 +44,6 @@ NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d,]*\d)"
 def alternation(words: dict[str, str] | list[str]) -> str:
     """A non-capturing alternation, longest first so ``이메일`` wins over ``메일``."""
     return "(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + ")"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A known metric: its field name in events, its unit and the words naming it."""
-
-    field: str
-    unit: str | None
-    words: tuple[str, ...]
-
-
-#: field -> metric; the field names are those of the guide's Lab 8 and data/samples
-METRICS: dict[str, Metric] = {
-    m.field: m
-    for m in (
-        Metric(
-            "cpu_usage",
-            "percent",
-            ("cpu 사용률", "cpu 사용량", "cpu usage", "cpu utilization", "cpu utilisation", "cpu"),
-        ),
-        Metric(
-            "memory_percent",
-            "percent",
-            ("메모리 사용률", "메모리 사용량", "메모리", "memory usage", "memory", "mem"),
-        ),
-        Metric(
-            "disk_percent",
-            "percent",
-            ("디스크 사용률", "디스크 사용량", "디스크", "disk usage", "disk"),
-        ),
-        Metric(
-            "latency_ms",
-            "ms",
-            (
-                "응답 시간",
-                "응답시간",
-                "지연 시간",
-                "지연시간",
-                "레이턴시",
-                "latency",
-                "response time",
-            ),
-        ),
-        Metric("error_count", None, ("에러 수", "에러 건수", "오류 수", "error count")),
-    )
-}
-_METRIC_WORDS = {word: m.field for m in METRICS.values() for word in m.words}
-#: a known metric word, or an explicit field name with ``_`` or ``.`` (``queue_depth``)
-METRIC_RE = (
-    r"(?<![A-Za-z0-9_])(?P<metric>"
-    + alternation(list(_METRIC_WORDS)).replace(r"\ ", r"\s*")
-    + r"(?![A-Za-z0-9_])|[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+)"
-)
-
-
-def metric_of(word: str) -> str:
-    """The field a metric word names (an explicit field name is kept as written)."""
-    key = re.sub(r"\s+", " ", word.strip().lower())
-    for known, field in _METRIC_WORDS.items():
-        if key.replace(" ", "") == known.replace(" ", ""):
-            return field
-    return word.strip()
 
 
 #: Korean comparison stems (after the number) -> operator; the word's ending follows

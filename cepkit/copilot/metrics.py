@@ -12,6 +12,7 @@ CountFacts(op='>=', value=5, event_type='error', severity=None)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
@@ -21,8 +22,6 @@ from cepkit.copilot.lexicon import (
     DURATION_EN,
     DURATION_KO,
     EVENT_RE,
-    METRIC_RE,
-    METRICS,
     NUMBER,
     OP_EN_RE,
     OP_KO_RE,
@@ -31,44 +30,52 @@ from cepkit.copilot.lexicon import (
     alternation,
     duration_of,
     event_type_of,
-    metric_of,
     ops_en,
     ops_ko,
     severity_of,
 )
 from cepkit.copilot.scanner import Scanner
+from cepkit.copilot.vocabulary import DEFAULT_WORDS, MetricWords
 
 __all__ = ["read_aggregation_words", "read_comparisons", "read_count", "read_links", "read_window"]
 
 _UNIT = (
     r"\s*(?P<unit>%|퍼센트|프로|percent|ms|밀리초|milliseconds?|초|seconds?|secs?|s(?![A-Za-z]))?"
 )
-_KO = (
-    METRIC_RE
-    + r"(?:[\s\x00]*(?:값이|값은|값|가|이|은|는|의))?"
-    + SEP
-    + NUMBER
-    + _UNIT
-    + r"(?:\s*(?:를|을|가|이))?"
-    + SEP
-    + r"(?P<op>"
-    + OP_KO_RE
-    + r")(?P<tail>[가-힣]*)"
-)
-_EN = (
-    METRIC_RE
-    + r"(?:\s+(?:usage|utili[sz]ation|level|value))?"
-    + r"(?:\s+(?:is|goes|gets|stays|rises|climbs|jumps|drops|falls|remains))?"
-    + SEP
-    + r"(?P<op>"
-    + OP_EN_RE
-    + r")"
-    + SEP
-    + NUMBER
-    + _UNIT
-    + r"(?:\s*(?P<more>or\s+(?:more|above|higher|greater)))?"
-)
-_EN_MORE = METRIC_RE + SEP + NUMBER + _UNIT + r"\s*(?P<more>or\s+(?:more|above|higher))"
+
+
+@functools.lru_cache(maxsize=16)
+def _comparisons(metric: str) -> tuple[tuple[str, bool], ...]:
+    """The comparison patterns around a metric pattern: (pattern, Korean word order)."""
+    korean = (
+        metric
+        + r"(?:[\s\x00]*(?:값이|값은|값|가|이|은|는|의))?"
+        + SEP
+        + NUMBER
+        + _UNIT
+        + r"(?:\s*(?:를|을|가|이))?"
+        + SEP
+        + r"(?P<op>"
+        + OP_KO_RE
+        + r")(?P<tail>[가-힣]*)"
+    )
+    english = (
+        metric
+        + r"(?:\s+(?:usage|utili[sz]ation|level|value))?"
+        + r"(?:\s+(?:is|goes|gets|stays|rises|climbs|jumps|drops|falls|remains))?"
+        + SEP
+        + r"(?P<op>"
+        + OP_EN_RE
+        + r")"
+        + SEP
+        + NUMBER
+        + _UNIT
+        + r"(?:\s*(?P<more>or\s+(?:more|above|higher|greater)))?"
+    )
+    or_more = metric + SEP + NUMBER + _UNIT + r"\s*(?P<more>or\s+(?:more|above|higher))"
+    return ((korean, True), (english, False), (or_more, False))
+
+
 _AGG_KO = r"(?P<agg>평균값|평균|최대값|최댓값|최대|최소값|최솟값|최소|합계)"
 _AGG_EN = r"(?P<agg>average|avg|mean|maximum|max|peak|minimum|min|sum|total)(?![A-Za-z])"
 _WINDOWS = (
@@ -110,9 +117,11 @@ _LINKS: tuple[tuple[str, Logic], ...] = (
 )
 
 
-def _unit_ok(field: str, unit: str | None, value: float, notes: list[str]) -> float | None:
+def _unit_ok(
+    words: MetricWords, field: str, unit: str | None, value: float, notes: list[str]
+) -> float | None:
     """The value in the metric's unit, or None (and a note) when the unit does not fit."""
-    metric = next((m for m in METRICS.values() if m.field == field), None)
+    metric = words.metrics.get(field)
     kind = (unit or "").lower()
     if metric is None or not kind:
         return value
@@ -137,22 +146,23 @@ def _joins(tail: str) -> Logic | None:
     return None
 
 
-def read_comparisons(scan: Scanner, notes: list[str]) -> list[Comparison]:
+def read_comparisons(
+    scan: Scanner, notes: list[str], words: MetricWords = DEFAULT_WORDS
+) -> list[Comparison]:
     """Claim every ``metric op number[unit]`` phrase, Korean or English, in text order."""
     found: list[Comparison] = []
-    for pattern, korean in ((_KO, True), (_EN, False), (_EN_MORE, False)):
+    for pattern, korean in _comparisons(words.pattern):
         for match in list(scan.find(pattern)):
             groups = match.groupdict()
-            field = metric_of(groups["metric"])
+            field = words.field_of(groups["metric"])
             if korean:
                 op = ops_ko(groups["op"])
             else:
                 op = ops_en(groups["op"]) if groups.get("op") else ">="
                 if groups.get("more") and op in (">", "=="):
                     op = ">="
-            value = _unit_ok(
-                field, groups.get("unit"), float(groups["num"].replace(",", "")), notes
-            )
+            number = float(groups["num"].replace(",", ""))
+            value = _unit_ok(words, field, groups.get("unit"), number, notes)
             if value is None:
                 continue
             joins = _joins(groups.get("tail") or "") if korean else None

@@ -21,7 +21,6 @@ from cepkit.copilot.anomaly import read_anomaly
 from cepkit.copilot.delivery import read_delivery, read_labels
 from cepkit.copilot.events import read_event, read_source
 from cepkit.copilot.facts import AnomalyFacts, EventFacts, Facts
-from cepkit.copilot.lexicon import METRIC_RE, metric_of
 from cepkit.copilot.metrics import (
     read_aggregation_words,
     read_comparisons,
@@ -31,6 +30,7 @@ from cepkit.copilot.metrics import (
 )
 from cepkit.copilot.scanner import Scanner
 from cepkit.copilot.schedules import read_schedule
+from cepkit.copilot.vocabulary import DEFAULT_WORDS, MetricWords
 
 __all__ = ["parse"]
 
@@ -62,12 +62,12 @@ def _named_source(scan: Scanner, match: re.Match[str]) -> bool:
     return scan.text[match.end() :].lstrip().startswith("에서")
 
 
-def _subject(scan: Scanner, facts: Facts) -> None:
+def _subject(scan: Scanner, facts: Facts, words: MetricWords) -> None:
     """The anomaly's subject: the one metric named without a comparison."""
     if facts.anomaly is None:
         return
-    candidates = [m for m in scan.find(METRIC_RE) if not _named_source(scan, m)]
-    known = [m for m in candidates if metric_of(m.group("metric")) != m.group("metric").strip()]
+    candidates = [m for m in scan.find(words.pattern) if not _named_source(scan, m)]
+    known = [m for m in candidates if words.known(m.group("metric"))]
     chosen = known or candidates
     if not chosen:
         facts.notes.append("이상 탐지할 값을 알려주세요: 예) 응답시간, CPU (which value to watch?)")
@@ -76,7 +76,12 @@ def _subject(scan: Scanner, facts: Facts) -> None:
     scan.claim(match.start(), match.end())
     a = facts.anomaly
     facts.anomaly = AnomalyFacts(
-        a.method, a.threshold, a.multiplier, a.alpha, a.window, metric_of(match.group("metric"))
+        a.method,
+        a.threshold,
+        a.multiplier,
+        a.alpha,
+        a.window,
+        words.field_of(match.group("metric")),
     )
 
 
@@ -95,8 +100,9 @@ def _unused_window(facts: Facts) -> None:
         facts.window = None
 
 
-def parse(text: str) -> Facts:
-    """The facts of ``text`` (never raises for odd text: it ends up in ``unparsed``)."""
+def parse(text: str, words: MetricWords = DEFAULT_WORDS) -> Facts:
+    """The facts of ``text`` (never raises for odd text: it ends up in ``unparsed``);
+    ``words`` is the metric vocabulary."""
     scan = Scanner(text)
     facts = Facts()
     read_delivery(scan, facts)
@@ -107,11 +113,11 @@ def parse(text: str) -> Facts:
     facts.window = read_window(scan)
     facts.count = read_count(scan, facts.notes)
     facts.window = read_aggregation_words(scan, facts.window, facts.notes)
-    facts.comparisons = read_comparisons(scan, facts.notes)
+    facts.comparisons = read_comparisons(scan, facts.notes, words)
     facts.links = read_links(scan, facts.comparisons, facts.notes)
     _event(scan, facts)
     read_labels(scan, facts)
-    _subject(scan, facts)
+    _subject(scan, facts, words)
     _unused_window(facts)
     facts.unparsed = [*facts.unparsed, *scan.leftovers()]
     return facts

@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 from cepkit.copilot import (
+    DEFAULT_METRICS,
     DRAFTERS,
     MAX_TEXT_LENGTH,
     Draft,
     Drafter,
+    Metric,
     RuleDrafter,
     create_drafter,
     draft,
@@ -200,3 +202,42 @@ def test_a_drafted_event_count_rule_fires_on_the_fifth_error_in_a_minute() -> No
     late = {"event_type": "error", "timestamp": "2026-02-08T10:01:30Z"}
     result = replay([rule], pd.DataFrame([*errors, late]))
     assert [f.values["count"] for f in result.firing_models] == [5]
+
+
+def test_a_drafter_with_its_own_metric_fields() -> None:
+    own = RuleDrafter(
+        metrics=[
+            Metric("cpu", "percent", ("cpu", "씨피유")),
+            Metric("memory", "percent", ("memory", "메모리")),
+            Metric("p99_ms", "ms", ("p99", "응답시간")),
+        ]
+    )
+    result = draft(GUIDE, drafter=own)
+    assert result.status == "ready"
+    assert result.rule["composite_condition"]["conditions"] == [
+        {"field": "cpu", "op": ">", "value": 90},
+        {"field": "memory", "op": ">", "value": 80},
+    ]
+    slow = own.draft("응답시간 2초 넘으면 Slack").rule["trigger_spec"]
+    assert (slow["metric_name"], slow["threshold"]) == ("p99_ms", 2000)
+    # the default words are not known to this drafter: not guessed
+    assert own.draft("디스크 90 이상이면 이메일").unparsed == ["디스크 90 이상이면"]
+    assert RuleDrafter().draft(GUIDE).rule == draft(GUIDE).rule  # the default vocabulary
+    assert [m.field for m in DEFAULT_METRICS][:2] == ["cpu_usage", "memory_percent"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("", "percent", ("cpu",)), "metric field: must not be empty"),
+        (("cpu", "kelvin", ("cpu",)), "metric 'cpu' unit: expected percent, ms or None"),
+        (("cpu", None, ()), "metric 'cpu' words: at least one"),
+    ],
+)
+def test_a_bad_metric_is_refused_naming_what_is_wrong(
+    args: tuple[str, str | None, tuple[str, ...]], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Metric(*args)
+    with pytest.raises(ValueError, match="metrics: at least one metric"):
+        RuleDrafter(metrics=[])
