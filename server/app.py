@@ -198,6 +198,7 @@ def _live_services(
         clock=clock,
         tick_seconds=settings.tick_seconds,
         checkpoint_seconds=settings.checkpoint_seconds,
+        rule_timeout=settings.rule_timeout,
         action_timeout=settings.action_timeout,
         action_workers=settings.action_workers,
         sleep=sleep if sleep is not None else asyncio.sleep,
@@ -262,10 +263,16 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     for router in ROUTERS:
         app.include_router(router)
+    dashboards: dict[str, str] = {}
+    if settings.dashboards:
+        from dashboards.serve import mount_dashboards
+
+        mounted = mount_dashboards(app, api_url=settings.dashboard_api_url)
+        dashboards = {board.title: board.path for board in mounted}
 
     @app.get("/", tags=["meta"], summary="Useful URLs")
-    def root() -> dict[str, str]:
-        """Where to go next."""
+    def root() -> dict[str, Any]:
+        """Where to go next (the dashboards: the Panel apps' pages)."""
         return {
             "name": "cepkit",
             "version": __version__,
@@ -275,6 +282,7 @@ def create_app(
             "events": "/cep/events",
             "stream": "/cep/events/stream",
             "ingest": "/cep/ingest",
+            "dashboards": dashboards,
         }
 
     _install_openapi(app)

@@ -117,7 +117,7 @@ class Delivery:
         token = _TENANT.set(job.tenant)
         try:
             result: ExecutionResult = await self.dispatcher.execute(
-                job.rule, job.firing, job.firing.payload
+                job.rule, job.firing, job.firing.payload, exec_id=job.exec_id
             )
         finally:
             _TENANT.reset(token)

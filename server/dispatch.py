@@ -2,12 +2,20 @@
 
 The runner hands every new event (and every suppressed firing) to :meth:`ActionQueue.submit`
 from whatever thread it runs on and returns at once; workers on the event loop run the
-rule's actions through the :data:`Executor` with a time limit (``timeout``, 5 s by default:
-a slow webhook is cut off and logged as failed, never slows ingest), and write the log.
-Suppressed firings are logged as ``suppressed`` without running anything; ``dry_run``
-jobs list the actions they would run (status ``dry_run``). An execution cut off by the
-time limit is logged as failed, and ``on_timeout`` may keep what it abandoned (the
-server turns every undelivered action into a dead letter, to be retried).
+rule's actions through the :data:`Executor` and write the log. Suppressed firings are
+logged as ``suppressed`` without running anything; ``dry_run`` jobs list the actions
+they would run (status ``dry_run``).
+
+Two time limits (DESIGN: "rule execution 5 s, HTTP webhook 10 s"; the retry schedule of
+5 tries with 1/2/4/8 s between them outlasts the first):
+
+- ``timeout``, the rule execution limit (5 s by default): when an execution has not
+  finished by then, it is logged as ``failed`` with a note, and its worker is free for
+  the next job. The deliveries go on in the background with their retries; when they
+  end, the same log entry (same ``exec_id``) is updated with their outcome.
+- ``hard_timeout``, the delivery limit (120 s by default): deliveries still running
+  then are cut off, the log says so, and ``on_timeout`` may keep what was abandoned
+  (the server turns every undelivered action into a dead letter, to be retried).
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +52,7 @@ class Job:
     trigger: ExecTrigger = "ingest"
     dry_run: bool = False
     tenant: str = "default"
+    exec_id: str = field(default_factory=lambda: "exec_" + uuid.uuid4().hex[:12])
 
 
 class ActionsOutcome(BaseModel):
@@ -82,6 +92,7 @@ class ActionQueue:
         clock: Clock,
         workers: int = 4,
         timeout: float = 5.0,
+        hard_timeout: float = 120.0,
         on_logged: Callable[[ExecutionLog], None] | None = None,
         on_timeout: Callable[[Job, str], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
@@ -90,6 +101,8 @@ class ActionQueue:
         self._clock = clock
         self._workers = workers
         self._timeout = timeout
+        self._hard_timeout = max(timeout, hard_timeout)
+        self._late: dict[asyncio.Task[None], Job] = {}
         self._on_logged = on_logged
         self._on_timeout = on_timeout
         self._queue: asyncio.Queue[Job] | None = None
@@ -112,6 +125,12 @@ class ActionQueue:
                     await self._queue.join()
             if self._queue.qsize():
                 log.error("action queue stopped with %d jobs not run", self._queue.qsize())
+        if self._late:  # deliveries past the execution limit: a last chance, then cut off
+            _done, still = await asyncio.wait(list(self._late), timeout=drain_seconds)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=drain_seconds)
         for task in self._tasks:
             task.cancel()
         if self._tasks:  # never hang the shutdown on a worker that swallowed its cancel
@@ -133,9 +152,11 @@ class ActionQueue:
         return self._queue.qsize() if self._queue is not None else 0
 
     async def join(self) -> None:
-        """Wait until every queued job has been logged."""
+        """Wait until every queued job has been logged (late deliveries included)."""
         if self._queue is not None:
             await self._queue.join()
+        while self._late:
+            await asyncio.wait(list(self._late))
 
     async def run_now(self, job: Job) -> ExecutionLog:
         """Run one job here and now (manual trigger) and return its log."""
@@ -178,19 +199,18 @@ class ActionQueue:
     async def _execute(self, job: Job) -> ExecutionLog:
         started = self._clock.now()
         t0 = time.perf_counter()
+        running: asyncio.Future[ActionsOutcome] | None = None
         if job.firing.suppressed:
             outcome = ActionsOutcome(status="suppressed")
         else:
-            executor = plan_actions if job.dry_run else self._executor
+            running = asyncio.ensure_future(self._deliver(job))
             try:
-                async with asyncio.timeout(self._timeout):
-                    outcome = await executor(job)
-            except TimeoutError:
-                message = f"rule execution timed out after {self._timeout:g} s"
-                kept = await self._on_timeout(job, message) if self._on_timeout else []
-                outcome = ActionsOutcome(status="failed", error_message=message, actions=kept)
+                outcome = await asyncio.wait_for(asyncio.shield(running), self._timeout)
+                running = None
+            except TimeoutError:  # over the rule execution limit: logged now, goes on
+                outcome = ActionsOutcome(status="failed", error_message=self._late_note())
         entry = ExecutionLog.new(
-            exec_id=outcome.exec_id,
+            exec_id=outcome.exec_id or job.exec_id,
             tenant=job.tenant,
             rule_id=job.rule.rule_id,
             rule_name=job.rule.rule_name,
@@ -205,4 +225,52 @@ class ActionQueue:
         await self._write(entry)
         if self._on_logged is not None:
             self._on_logged(entry)
+        if running is not None:
+            task = asyncio.create_task(self._finish_late(running, job, entry, t0))
+            self._late[task] = job
+            task.add_done_callback(lambda done: self._late.pop(done, None))
         return entry
+
+    def _late_note(self) -> str:
+        return (
+            f"the rule execution took longer than {self._timeout:g} s; its deliveries go on "
+            "in the background and this log is updated when they end"
+        )
+
+    async def _deliver(self, job: Job) -> ActionsOutcome:
+        """The job's actions within the delivery limit (``hard_timeout``)."""
+        executor = plan_actions if job.dry_run else self._executor
+        try:
+            async with asyncio.timeout(self._hard_timeout):
+                return await executor(job)
+        except TimeoutError:
+            return await self._cut_off(job, f"deliveries cut off after {self._hard_timeout:g} s")
+
+    async def _cut_off(self, job: Job, message: str) -> ActionsOutcome:
+        kept = await self._on_timeout(job, message) if self._on_timeout else []
+        return ActionsOutcome(status="failed", error_message=message, actions=kept)
+
+    async def _finish_late(
+        self, running: asyncio.Future[ActionsOutcome], job: Job, entry: ExecutionLog, t0: float
+    ) -> None:
+        """The outcome of an execution that outlived the rule execution limit, into its log."""
+        try:
+            outcome = await running
+        except asyncio.CancelledError:  # the server stops: keep what was not delivered
+            running.cancel()
+            outcome = await self._cut_off(job, "cut off by the server stopping")
+        except Exception as exc:  # an executor that raised: logged, never lost silently
+            log.exception("late delivery of %s failed", entry.exec_id)
+            outcome = ActionsOutcome(status="failed", error_message=str(exc))
+        note = self._late_note().split(";")[0]
+        updated = entry.model_copy(
+            update={
+                "status": outcome.status,
+                "error_message": f"{note}; {outcome.error_message or 'then it finished'}",
+                "actions": outcome.actions,
+                "duration_ms": round((time.perf_counter() - t0) * 1000.0, 3),
+            }
+        )
+        await asyncio.to_thread(self._logs.update, updated)
+        if self._on_logged is not None:
+            self._on_logged(updated)

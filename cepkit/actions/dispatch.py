@@ -210,9 +210,15 @@ class Dispatcher:
             ]
 
     async def execute(
-        self, rule: Rule, firing: Firing, payload: Mapping[str, Any] | None = None
+        self,
+        rule: Rule,
+        firing: Firing,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        exec_id: str | None = None,
     ) -> ExecutionResult:
-        """Run every action of ``rule`` for ``firing`` (payload: the firing's by default)."""
+        """Run every action of ``rule`` for ``firing`` (payload: the firing's by default);
+        ``exec_id`` names the execution (a fresh ``exec_<12 hex>`` by default)."""
         started_at, started = self.runtime.clock.now(), self.runtime.timer()
         job = self._job(rule, firing, payload)
         token = CHAIN.set(job.chain)
@@ -239,7 +245,7 @@ class Dispatcher:
             duration,
         )
         return ExecutionResult(
-            exec_id="exec_" + uuid.uuid4().hex[:12],
+            exec_id=exec_id or "exec_" + uuid.uuid4().hex[:12],
             rule_id=job.firing.rule_id or rule.rule_id,
             rule_name=rule.rule_name,
             firing_id=firing.firing_id,

@@ -29,7 +29,7 @@ from cepkit.clock import FakeClock
 from server.app import create_app
 from server.settings import Settings
 from tests.fakes import FakeService, FakeSleep, service
-from tests.server.conftest import drain, live_of
+from tests.server.conftest import drain, live_of, wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
@@ -364,6 +364,37 @@ def test_webhook_timeout_past_the_action_time_limit_still_leaves_a_dead_letter(
         [entry] = logs(client, rule_id)
         assert entry["status"] == "failed"
         assert len(dead_letters(client)) == 1, entry
+
+
+def test_an_execution_past_the_rule_time_limit_is_logged_and_its_delivery_goes_on(
+    sqlite_url: str, clock: FakeClock, waits: FakeSleep, service: FakeService
+) -> None:
+    """Rule execution limit (0.5 s here, 5 s by default): the execution is logged as failed
+    when it passes, its worker takes the next job, and the retries go on in the background
+    until the webhook answers; the same log entry then says so."""
+    service.route(SLOW, 500, 500, 200, delay=0.3)  # three tries of 0.3 s: past 0.5 s
+    fast = service.route(HOOK, 200)
+    settings = Settings(db=sqlite_url, tick_seconds=0, rule_timeout=0.5, action_workers=1)
+    with TestClient(create_app(settings, clock=clock, sleep=waits)) as client:
+        slow_id = create(client, _webhook_rule(service.url(SLOW), 2.0))
+        fast_rule = {**cpu_rule(90, {"type": "webhook", "endpoint": fast}), "rule_name": "fast"}
+        fast_id = create(client, fast_rule)
+        client.post("/cep/ingest", json={"timestamp": 60, "host": "web-01", "cpu_usage": 95})
+        [first] = wait_for(lambda: logs(client, slow_id))
+        assert first["status"] == "failed"
+        assert first["error_message"].startswith("the rule execution took longer than 0.5 s")
+        # the single worker was free for the other rule's job while the retries went on
+        [other] = wait_for(lambda: logs(client, fast_id))
+        assert other["status"] == "success" and len(service.hits(SLOW)) < 3
+        drain(client)  # waits for the late delivery too
+        [entry] = logs(client, slow_id)
+        assert entry["exec_id"] == first["exec_id"] and entry["status"] == "success"
+        assert entry["error_message"] == (
+            "the rule execution took longer than 0.5 s; then it finished"
+        )
+        [action] = entry["actions"]
+        assert [a["status_code"] for a in action["attempts"]] == [500, 500, 200]
+        assert entry["duration_ms"] >= 900 and dead_letters(client) == []
 
 
 # -- 5. anomaly baseline too short: expected "anomaly disabled" -------------------------
