@@ -85,7 +85,7 @@ def copilot_panel(state: CopilotState) -> pn.viewable.Viewable:
     )
     draft_json = pn.pane.JSON(
         pn.bind(_json, state.param.draft_json),
-        depth=-1,
+        depth=3,
         sizing_mode="stretch_width",
         css_classes=["copilot-draft"],
     )
