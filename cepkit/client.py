@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -315,11 +315,13 @@ class Client:
         last_event_id: int | None = None,
         ping_seconds: float = 1.0,
         stop: threading.Event | None = None,
+        on_open: Callable[[], None] | None = None,
     ) -> Iterator[EventChange]:
         """``GET /cep/events/stream`` as :class:`EventChange` items, until ``stop`` is set
         (checked at every frame, pings included) or the server closes the stream.
 
-        Without ``last_event_id`` the stream starts at the present.
+        Without ``last_event_id`` the stream starts at the present: ``on_open`` is called
+        once the server answered, so whatever a caller reads after it is covered.
         """
         path = "/cep/events/stream"
         params = _clean({"last_event_id": last_event_id, "ping_seconds": ping_seconds})
@@ -329,6 +331,8 @@ class Client:
                 if response.status_code >= 400:
                     response.read()
                     raise ClientError("GET", path, response.status_code, _detail(response))
+                if on_open is not None:
+                    on_open()
                 yield from _sse_changes(response.iter_lines(), stop)
         except httpx.HTTPError as exc:
             if stop is not None and stop.is_set():
