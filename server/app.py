@@ -198,6 +198,7 @@ def _live_services(
         clock=clock,
         tick_seconds=settings.tick_seconds,
         checkpoint_seconds=settings.checkpoint_seconds,
+        rule_timeout=settings.rule_timeout,
         action_timeout=settings.action_timeout,
         action_workers=settings.action_workers,
         sleep=sleep if sleep is not None else asyncio.sleep,

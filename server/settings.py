@@ -41,11 +41,17 @@ class Settings(BaseSettings):
     checkpoint_seconds: float = Field(
         default=10.0, gt=0, description="How often the runner saves its state."
     )
+    rule_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Rule execution time limit (s): an execution still delivering then is "
+        "logged as failed and its deliveries go on in the background (see action_timeout).",
+    )
     action_timeout: float = Field(
         default=120.0,
         gt=0,
-        description="Time limit of one rule execution's actions, retries included (s); "
-        "5 tries of 10 s plus 15 s of backoff need 65 s.",
+        description="Delivery time limit (s), retries included: then undelivered actions "
+        "become dead letters. 5 tries of 10 s plus 15 s of backoff need 65 s.",
     )
     action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
     api_keys: str | None = Field(
