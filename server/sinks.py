@@ -69,6 +69,8 @@ class EventsSink:
         self._tenant = tenant
 
     async def append(self, record: Mapping[str, Any]) -> None:
+        if self._events.recently_stored(str(record["firing_id"])):
+            return  # the runner stored it (as it stores every firing): nothing to do
         firing = Firing(
             firing_id=str(record["firing_id"]),
             rule_id=record.get("rule_id"),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -271,12 +272,29 @@ _COLUMNS = (
 )
 
 
+_RECENT = 10_000  # event ids an EventStore remembers having committed
+
+
 class EventStore:
     """Events, ACKs, dismissals and the change feed, on the rule store's SQL engine."""
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
         self._engine = engine
         self._clock = clock if clock is not None else SystemClock()
+        self._recent: dict[str, None] = {}  # ids this store committed lately, oldest first
+        self._recent_lock = threading.Lock()
+
+    def recently_stored(self, event_id: str) -> bool:
+        """True when this store committed ``event_id`` lately (no database read): a firing
+        stored again (a ``store`` action to ``events``) need not be looked up."""
+        return event_id in self._recent
+
+    def _remember(self, event_ids: Iterable[str]) -> None:
+        with self._recent_lock:
+            for event_id in event_ids:
+                self._recent[event_id] = None
+            while len(self._recent) > _RECENT:
+                del self._recent[next(iter(self._recent))]
 
     # --- writes ------------------------------------------------------------------------
 
@@ -295,13 +313,15 @@ class EventStore:
         """
         wanted: dict[str, Firing] = {}
         for firing in firings:
-            if not firing.suppressed:
+            if not firing.suppressed and firing.firing_id not in self._recent:
                 wanted.setdefault(firing.firing_id, firing)
         if not wanted:
             return []
         if conn is None:
             with mapped("store events"), self._engine.begin() as own:
-                return self._add(own, wanted, source, tenant)
+                added = self._add(own, wanted, source, tenant)
+            self._remember(event.event_id for event in added)  # committed
+            return added
         with mapped("store events"):
             return self._add(conn, wanted, source, tenant)
 

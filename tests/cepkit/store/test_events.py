@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy
 
 from cepkit.clock import FakeClock
 from cepkit.errors import EventNotFound
@@ -34,7 +35,8 @@ def test_events_are_stored_once_per_firing_id_in_chunks(
     events = EventStore(store.engine, clock=clock)
     many = [firing(float(t)) for t in range(1, 1201)]
     assert len(events.add(many)) == 1200
-    assert [e.event_id for e in events.add([*many[:700], firing(5000.0)])] == [
+    again = EventStore(store.engine, clock=clock)  # remembers nothing: looks up in chunks
+    assert [e.event_id for e in again.add([*many[:700], firing(5000.0)])] == [
         firing(5000.0).firing_id
     ]
     assert events.list(limit=1).total == 1201
@@ -116,3 +118,24 @@ def test_journal_keeps_what_no_checkpoint_covers(store: SqlRuleStore) -> None:
     ]
     journal.checkpoint(third, {"rules": {}})
     assert journal.append_tick(4.0) > third  # seq never reused after trimming
+
+
+def test_a_firing_stored_lately_is_not_looked_up_again(
+    store: SqlRuleStore, clock: FakeClock
+) -> None:
+    events = EventStore(store.engine, clock=clock)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sqlalchemy.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        [stored] = events.add([firing(60)])
+        assert events.recently_stored(stored.event_id) and not events.recently_stored("x")
+        statements.clear()
+        assert events.add([firing(60)]) == [] and statements == []  # no round trip
+        other = EventStore(store.engine, clock=clock)  # another process, say: it looks
+        assert other.add([firing(60)]) == [] and any("SELECT" in s for s in statements)
+    finally:
+        sqlalchemy.event.remove(store.engine, "before_cursor_execute", seen)
