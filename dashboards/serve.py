@@ -29,11 +29,12 @@ Nothing here imports Panel at import time.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import logging
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "Dashboard",
     "StandaloneSettings",
     "available",
+    "in_thread",
     "mount_dashboards",
     "parse_target",
     "presented_key",
@@ -229,6 +231,16 @@ def _websockets_without_dependencies(app: FastAPI, paths: Sequence[str]) -> None
     for index, route in enumerate(routes):
         if isinstance(route, APIWebSocketRoute) and route.path in wanted:
             routes[index] = WebSocketRoute(route.path, route.endpoint, name=route.name)
+
+
+def in_thread(work: Callable[[], object]) -> Callable[..., Coroutine[Any, Any, None]]:
+    """A view's async callback that runs ``work`` (which may call the server) in a worker
+    thread: a session's event loop may be the server's own, so it must never block."""
+
+    async def callback(*_args: object) -> None:
+        await asyncio.to_thread(work)
+
+    return callback
 
 
 # -- standalone (panel serve) -----------------------------------------------------------

@@ -12,28 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 import panel as pn
 
 from cepkit.client import Client
-from dashboards.serve import serve_standalone
+from dashboards.serve import in_thread, serve_standalone
 from dashboards.state.events import EventConsoleState
 
 __all__ = ["EventConsole", "create"]
 
 #: how often the view applies what the stream brought (ms)
 POLL_MS = 300
-
-
-def in_thread(work: Callable[[], object]) -> Callable[..., Any]:
-    """An async callback running ``work`` off the event loop."""
-
-    async def callback(*_args: object) -> None:
-        await asyncio.to_thread(work)
-
-    return callback
 
 
 def _json(value: object) -> str:
