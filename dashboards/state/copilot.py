@@ -8,8 +8,9 @@ The flow is Preview -> Test -> Apply -> Save:
 - :meth:`~CopilotState.apply` hands the rule to the Form Builder (``on_apply``);
 - :meth:`~CopilotState.save` stores it on the server (``POST /cep/rules``).
 
-Editing the form after Apply marks the draft :attr:`stale` ("드래프트 오래됨"); a new
-Preview starts over. The server is reached through any object with the
+Editing the form after Apply marks the draft :attr:`stale` ("드래프트 오래됨"); editing
+the text after Test asks for a new Preview (Apply and Save wait); a new Preview starts
+over. The server is reached through any object with the
 :class:`CopilotClient` methods, such as :class:`cepkit.client.Client`.
 
 >>> from cepkit.copilot import draft
@@ -49,6 +50,7 @@ STATUS = {
     "applied": "폼에 적용됨",
     "stale": "드래프트 오래됨",
     "saved": "저장됨",
+    "edited": "텍스트가 바뀌었습니다: Preview를 다시 실행하세요",
 }
 
 
@@ -100,6 +102,14 @@ class CopilotState(param.Parameterized):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)  # type: ignore[no-untyped-call]
         self._applying = False
+        self._drafted_text: str | None = None
+        self.param.watch(self._text_edited, ["text"])
+
+    def _text_edited(self, *_events: Any) -> None:
+        """A draft describes the text it was made from: editing the text asks for a new
+        Preview (Test, Apply and Save wait for it)."""
+        if self.draft is not None and self.text != self._drafted_text and self.tested:
+            self._set(tested=False, status=STATUS["edited"])
 
     def _client(self) -> CopilotClient:
         if self.client is None:
@@ -130,6 +140,7 @@ class CopilotState(param.Parameterized):
         except (CepkitError, ValueError) as exc:
             self._set(error=str(exc))
             return
+        self._drafted_text = self.text
         self._set(
             draft=result,
             draft_json=json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False),

@@ -97,6 +97,18 @@ def test_a_new_preview_starts_over(client: Client) -> None:
     assert state.draft is not None and state.draft.rule["trigger_spec"]["threshold"] == 90
 
 
+def test_editing_the_text_after_test_asks_for_a_new_preview(client: Client) -> None:
+    state = CopilotState(client=client, text=GUIDE)
+    state.preview()
+    assert state.test()
+    state.text = GUIDE + " 그리고 이메일"
+    assert (state.tested, state.can_apply, state.can_save) == (False, False, False)
+    assert state.status == STATUS["edited"]
+    state.preview()
+    assert state.test() and state.draft is not None
+    assert state.draft.rule["actions"][0]["channels"] == ["Slack", "Email"]
+
+
 def test_blank_text_and_an_unreachable_server_are_shown_as_errors(client: Client) -> None:
     state = CopilotState(client=client, text="  ")
     state.preview()
