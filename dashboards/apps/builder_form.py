@@ -84,6 +84,26 @@ def _delete(form: FormState, row: Any) -> pn.widgets.Button:
     return button
 
 
+def _rows(form: FormState, name: str, make: Callable[[Any, int], Any]) -> pn.Column:
+    """The views of a repeated section, kept per row: adding or removing one row leaves
+    the others' widgets (and what the browser holds of them) as they are."""
+    column = pn.Column(sizing_mode="stretch_width")
+    views: dict[tuple[int, int], Any] = {}
+
+    def update(*_events: Any) -> None:
+        rows = getattr(form, name)
+        fresh = {
+            (id(row), i): views.get((id(row), i)) or make(row, i) for i, row in enumerate(rows)
+        }
+        views.clear()
+        views.update(fresh)
+        column.objects = list(fresh.values())
+
+    form.param.watch(update, [name])
+    update()
+    return column
+
+
 def _basic(form: FormState) -> pn.Card:
     active_label = follow(lambda on: "활성" if on else "비활성", form.param.is_active)
     return _section(
@@ -156,10 +176,7 @@ def _condition_row(form: FormState, row: ConditionRow) -> pn.Row:
 def _conditions(form: FormState) -> pn.Card:
     add = pn.widgets.Button(label="+ 조건 추가", color="primary", variant="outline")
     add.on_click(adder(form.add_condition))
-    rows = follow(
-        lambda items: pn.Column(*[_condition_row(form, row) for row in items]),
-        form.param.conditions,
-    )
+    rows = _rows(form, "conditions", lambda row, _i: _condition_row(form, row))
     return _section(
         "조건 설정 (Conditions, 선택)",
         add,
@@ -215,10 +232,7 @@ def _aggregation_row(form: FormState, row: AggregationRow) -> pn.Row:
 def _aggregation(form: FormState) -> pn.Card:
     add = pn.widgets.Button(label="+ 집계 추가", color="primary", variant="outline")
     add.on_click(adder(form.add_aggregation))
-    rows = follow(
-        lambda items: pn.Column(*[_aggregation_row(form, row) for row in items]),
-        form.param.aggregations,
-    )
+    rows = _rows(form, "aggregations", lambda row, _i: _aggregation_row(form, row))
     errors = follow(lambda _r: _error(form.error_at("aggregation")), form.param.revision)
     return _section("집계 설정 (Aggregation)", add, rows, errors)
 
@@ -254,10 +268,7 @@ def _enrichment_row(form: FormState, row: EnrichmentRow) -> pn.Row:
 def _enrichment(form: FormState) -> pn.Card:
     add = pn.widgets.Button(label="+ 보강 추가", color="primary", variant="outline")
     add.on_click(adder(form.add_enrichment))
-    rows = follow(
-        lambda items: pn.Column(*[_enrichment_row(form, row) for row in items]),
-        form.param.enrichments,
-    )
+    rows = _rows(form, "enrichments", lambda row, _i: _enrichment_row(form, row))
     errors = follow(lambda _r: _error(form.error_at("enrichment")), form.param.revision)
     return _section("데이터 보강 (Enrichment, 선택)", add, rows, errors)
 
@@ -292,10 +303,7 @@ def _action_row(form: FormState, row: ActionRow, index: int) -> pn.Column:
 def _actions(form: FormState) -> pn.Card:
     add = pn.widgets.Button(label="+ 액션 추가", color="primary", variant="outline")
     add.on_click(adder(form.add_action))
-    rows = follow(
-        lambda items: pn.Column(*[_action_row(form, row, i) for i, row in enumerate(items)]),
-        form.param.actions,
-    )
+    rows = _rows(form, "actions", lambda row, i: _action_row(form, row, i))
     return _section("액션 설정 (Actions, 필수)", add, rows)
 
 
