@@ -566,10 +566,11 @@ class RuleRuntime:
 
     def partition_key(self, event: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The group ``event`` falls in, for running one runtime per group elsewhere
-        (the Bytewax flow); None when this rule's state spans groups (no group-by, a
-        schedule, enrichment, or suppression keyed beyond the group-by fields), so it
-        must see every event in one runtime. Per group, each runtime keeps its own
-        watermark.
+        (the Bytewax flow); None when this rule's state spans groups, so it must see
+        every event in one runtime: no group-by, a schedule, enrichment, suppression
+        keyed beyond the group-by fields, or windows (a rule has one watermark, moved by
+        every group's events: split by group, windows would close at other times and
+        other events would be late).
 
         >>> rule = {"rule_name": "cpu", "trigger_type": "metric", "group_by": ["host"],
         ...         "trigger_spec": {"metric_name": "cpu", "operator": ">", "threshold": 9}}
@@ -585,7 +586,7 @@ class RuleRuntime:
         policy = self.rule.suppression
         if (
             not fields
-            or self.plan.mode == "schedule"
+            or self.plan.mode != "event"
             or self._enricher is not None
             or (policy is not None and not set(policy.key) <= set(fields))
         ):

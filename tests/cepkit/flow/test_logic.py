@@ -32,8 +32,11 @@ def _values(out: Any) -> list[dict[str, Any]]:
 def test_router_splits_by_group_keeps_order_and_tenants() -> None:
     spans = {**WINDOW, "rule_name": "all", "rule_id": "all", "aggregation": {"type": "count"}}
     other = {**WINDOW, "rule_name": "theirs", "rule_id": "theirs"}
+    spec = {"metric_name": "cpu", "operator": ">", "threshold": 1}
+    per_event = {"rule_name": "hot", "trigger_type": "metric", "trigger_spec": spec}
     catalog = RuleCatalog(
         lambda: [
+            FlowRule(key="hot", document={**per_event, "group_by": ["host"]}),
             FlowRule(key="cpu_1m", document=WINDOW),
             FlowRule(key="all", document=spans),
             FlowRule(key="theirs", tenant="acme", document=other),
@@ -42,8 +45,9 @@ def test_router_splits_by_group_keeps_order_and_tenants() -> None:
     events = [{"host": h, "cpu": i} for i, h in enumerate("abab")]
     routed = Router(catalog).route((5.0, "default", events))
     assert [(key, [e["cpu"] for e in work.events]) for key, work in routed] == [
-        ('cpu_1m|["a"]', [0, 2]),
-        ('cpu_1m|["b"]', [1, 3]),
+        ('hot|["a"]', [0, 2]),  # a per-event rule: one runtime per group
+        ('hot|["b"]', [1, 3]),
+        ("cpu_1m", [0, 1, 2, 3]),  # windows: one watermark per rule, one runtime
         ("all", [0, 1, 2, 3]),  # no group-by: one runtime sees every event
     ]
     assert {work.at for _, work in routed} == {5.0}
