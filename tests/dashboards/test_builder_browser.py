@@ -244,3 +244,31 @@ def test_lab2_json_editor_simulate_trigger_and_ack(
     screenshot("acked")
     event = api.event(triggered["event_id"])
     assert event.acked and event.acked_by == "lee" and event.rule_name == "critical_error_event"
+
+
+def test_lab8_copilot_apply_fills_the_form(live_server: str, page: Any, screenshot: Any) -> None:
+    """Guide Lab 8 step 9: a sentence becomes a draft, tested, applied to the form; an edit
+    of the form afterwards marks the draft stale."""
+    page.goto(f"{live_server}/cep-builder")
+    tab(page, "Form Builder")
+    copilot = page.locator(".copilot-panel")
+    text = copilot.locator("textarea")
+    text.fill("CPU가 90% 넘고 메모리가 80% 넘으면 Slack으로 알림 보내줘")
+    text.press("Tab")
+    copilot.get_by_role("button", name="Preview").click()
+    copilot.get_by_text("Draft 준비됨").wait_for()
+    apply = copilot.get_by_role("button", name="Apply")
+    assert apply.is_disabled()  # only after Test passed
+    copilot.get_by_role("button", name="Test").click()
+    copilot.get_by_text("테스트 통과").wait_for()
+    apply.click()
+    copilot.get_by_text("폼에 적용됨").wait_for()
+    wait_for(lambda: preview(page)["actions"][0].get("channels") == ["Slack"], timeout=10)
+    rule = preview(page)
+    fields = {c["field"]: (c["op"], c["value"]) for c in rule["composite_condition"]["conditions"]}
+    assert rule["composite_condition"]["logic"] == "AND" and len(fields) == 2, rule
+    assert {op for op, _ in fields.values()} == {">"}
+    assert sorted(float(v) for _, v in fields.values()) == [80.0, 90.0]
+    screenshot("applied")
+    type_in(page, "설명", "edited after Apply")
+    copilot.get_by_text("드래프트 오래됨").first.wait_for()
