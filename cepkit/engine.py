@@ -207,6 +207,7 @@ class RuleRuntime:
         self._detectors: dict[Any, Detector] = {}
         self._last_fired: dict[Any, float] = {}
         self._schedule_at: float | None = None
+        self._next_due: tuple[float, float] | None = None  # (from, the cron instant after it)
         self._groups: dict[Any, dict[str, Any]] = {}
         self._suppress_for = (
             parse_duration(self.rule.suppression.interval) if self.rule.suppression else 0.0
@@ -972,8 +973,10 @@ class RuleRuntime:
         horizon = self.watermark
         out: list[Firing] = []
         while True:
-            after = datetime.fromtimestamp(self._schedule_at, UTC)
-            nxt = spec.next_times(after, 1)[0].timestamp()
+            if self._next_due is None or self._next_due[0] != self._schedule_at:
+                after = datetime.fromtimestamp(self._schedule_at, UTC)  # cron: once per instant
+                self._next_due = (self._schedule_at, spec.next_times(after, 1)[0].timestamp())
+            nxt = self._next_due[1]
             if nxt > horizon:
                 break
             self._schedule_at = nxt
