@@ -199,6 +199,7 @@ def _live_services(
         tick_seconds=settings.tick_seconds,
         checkpoint_seconds=settings.checkpoint_seconds,
         rule_timeout=settings.rule_timeout,
+        policy=settings.target_policy(),
         action_timeout=settings.action_timeout,
         action_workers=settings.action_workers,
         sleep=sleep if sleep is not None else asyncio.sleep,

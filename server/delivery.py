@@ -19,6 +19,7 @@ import httpx
 
 from cepkit.actions.breaker import BreakerStore, RedisBreakerStore
 from cepkit.actions.dispatch import Dispatcher
+from cepkit.actions.policy import TargetPolicy
 from cepkit.actions.results import ActionResult, ChannelTestResult, ExecutionResult
 from cepkit.actions.sinks import Sink
 from cepkit.channels import ChannelConfig
@@ -54,8 +55,10 @@ class Delivery:
         events: EventStore | None = None,
         redis_url: str | None = None,
         redis_prefix: str = "cepkit:",
+        policy: TargetPolicy | None = None,
     ) -> None:
         self.rules = rules
+        self._policy = policy
         self.channels = channels
         self.letters = letters
         self.clock = clock
@@ -90,6 +93,7 @@ class Delivery:
             clock=self.clock,
             trigger=self._chain,
             sleep=self._sleep,
+            policy=self._policy,
         )
 
     async def stop(self) -> None:

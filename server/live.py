@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
+from cepkit.actions.policy import TargetPolicy
 from cepkit.clock import Clock
 from cepkit.store import EventStore, ExecutionLogStore, Journal, SqlRuleStore
 from cepkit.store.channels import ChannelStore
@@ -51,6 +52,7 @@ class LiveServices:
         sinks: Mapping[str, SinkSpec] | None = None,
         redis_url: str | None = None,
         redis_prefix: str = "cepkit:",
+        policy: TargetPolicy | None = None,
         mode: Literal["embedded", "scaled"] = "embedded",
     ) -> None:
         self.store = store
@@ -76,6 +78,7 @@ class LiveServices:
             events=self.events,
             redis_url=redis_url,
             redis_prefix=redis_prefix,
+            policy=policy,
         )
         self.hub = Hub()
         self.actions = ActionQueue(

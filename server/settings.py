@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cepkit.actions.policy import DEFAULT_DENY, TargetPolicy
 from cepkit.store import database_url
 
 __all__ = ["Settings"]
@@ -53,6 +54,19 @@ class Settings(BaseSettings):
         description="Delivery time limit (s), retries included: then undelivered actions "
         "become dead letters. 5 tries of 10 s plus 15 s of backoff need 65 s.",
     )
+    targets_allow: str | None = Field(
+        default=None,
+        description="Comma-separated hosts, *.suffix patterns or networks that actions and "
+        "channels may contact; empty: any host not denied.",
+    )
+    targets_deny: str | None = Field(
+        default=None,
+        description="Comma-separated hosts, patterns or networks denied on top of the "
+        "defaults (link-local and cloud metadata addresses, always denied).",
+    )
+    targets_allow_loopback: bool = Field(
+        default=True, description="Whether actions may contact 127.0.0.1/::1 (local relays)."
+    )
     action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
     api_keys: str | None = Field(
         default=None,
@@ -91,3 +105,15 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("db must be a database URL or a SQLite file path")
         return database_url(value)
+
+    def target_policy(self) -> TargetPolicy:
+        """The allow/deny policy for webhook and channel targets these settings give."""
+
+        def entries(text: str | None) -> tuple[str, ...]:
+            return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+        return TargetPolicy(
+            allow=entries(self.targets_allow),
+            deny=(*DEFAULT_DENY, *entries(self.targets_deny)),
+            allow_loopback=self.targets_allow_loopback,
+        )

@@ -19,7 +19,10 @@ from cepkit.clock import FakeClock
 from server.app import create_app
 from server.security import parse_api_keys
 from server.settings import Settings
-from tests.server.conftest import free_port
+from tests.fakes import FakeService, service
+from tests.server.conftest import drain, free_port, no_sleep
+
+__all__ = ["service"]  # the fake-service fixture, used by name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,3 +169,51 @@ def test_serve_without_keys_binds_loopback_and_says_so(tmp_path: Path) -> None:
     assert "not binding to 0.0.0.0" in output
     assert "serving 127.0.0.1 only" in output
     assert "Uvicorn running on http://127.0.0.1:" in output
+
+
+# -- where actions may go -------------------------------------------------------------------
+
+
+def _hook_rule(name: str, endpoint: str) -> dict[str, Any]:
+    spec = {"metric_name": "cpu", "operator": ">", "threshold": 90}
+    return {
+        "rule_name": name,
+        "is_active": True,
+        "trigger_type": "metric",
+        "trigger_spec": spec,
+        "actions": [{"type": "webhook", "endpoint": endpoint}],
+    }
+
+
+def _deliver(settings: Settings, clock: FakeClock, endpoint: str) -> dict[str, Any]:
+    """One firing of a webhook rule to ``endpoint``; its execution log."""
+    with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as api:
+        rule_id = api.post("/cep/rules", json=_hook_rule("hook", endpoint)).json()["rule_id"]
+        api.post("/cep/ingest", json={"timestamp": 60, "cpu": 95})
+        drain(api)
+        [entry] = api.get(f"/cep/rules/{rule_id}/logs").json()["logs"]
+        return dict(entry)
+
+
+def test_metadata_addresses_are_denied_and_the_lists_are_settings(
+    sqlite_url: str, clock: FakeClock, service: FakeService
+) -> None:
+    hook = service.route("/hook", 200, 200, 200)
+    fresh = iter(range(10))
+
+    def settings(**targets: Any) -> Settings:  # a database of its own each time
+        db = sqlite_url.replace(".db", f"-{next(fresh)}.db")
+        return Settings(db=db, tick_seconds=0, **targets)
+
+    metadata = _deliver(settings(), clock, "http://169.254.169.254/latest/meta-data")
+    assert metadata["status"] == "failed"
+    assert "169.254.169.254 is denied" in metadata["error_message"]
+    assert _deliver(settings(), clock, hook)["status"] == "success"
+    for refused in (
+        settings(targets_deny="127.0.0.0/8"),
+        settings(targets_allow_loopback=False),
+        settings(targets_allow="hooks.slack.com"),
+    ):
+        entry = _deliver(refused, clock, hook)
+        assert entry["status"] == "failed" and "127.0.0.1" in entry["error_message"], refused
+    assert len(service.hits("/hook")) == 1  # only the allowed delivery reached it
