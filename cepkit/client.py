@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -316,9 +317,12 @@ class Client:
         ping_seconds: float = 1.0,
         stop: threading.Event | None = None,
         on_open: Callable[[], None] | None = None,
+        max_seconds: float | None = None,
     ) -> Iterator[EventChange]:
         """``GET /cep/events/stream`` as :class:`EventChange` items, until ``stop`` is set
-        (checked at every frame, pings included) or the server closes the stream.
+        (checked at every frame, pings included), ``max_seconds`` have passed (then resume
+        with the last ``seq`` as ``last_event_id``: nothing is lost) or the server closes
+        the stream.
 
         Without ``last_event_id`` the stream starts at the present: ``on_open`` is called
         once the server answered, so whatever a caller reads after it is covered.
@@ -333,7 +337,8 @@ class Client:
                     raise ClientError("GET", path, response.status_code, _detail(response))
                 if on_open is not None:
                     on_open()
-                yield from _sse_changes(response.iter_lines(), stop)
+                deadline = None if max_seconds is None else time.monotonic() + max_seconds
+                yield from _sse_changes(response.iter_lines(), stop, deadline)
         except httpx.HTTPError as exc:
             if stop is not None and stop.is_set():
                 return
@@ -428,12 +433,16 @@ def _parse(model: type[M], response: httpx.Response, path: str) -> M:
         ) from exc
 
 
-def _sse_changes(lines: Iterator[str], stop: threading.Event | None) -> Iterator[EventChange]:
+def _sse_changes(
+    lines: Iterator[str], stop: threading.Event | None, deadline: float | None
+) -> Iterator[EventChange]:
     """Frames of an SSE stream (``id``, ``event``, ``data`` lines, a blank line ends one)
-    as changes; comment frames (``: ping``) only give ``stop`` a chance."""
+    as changes; comment frames (``: ping``) only give ``stop`` and the deadline a chance."""
     fields: dict[str, str] = {}
     for line in lines:
         if stop is not None and stop.is_set():
+            return
+        if deadline is not None and not line and time.monotonic() >= deadline:
             return
         if line:
             name, _, value = line.partition(":")

@@ -186,15 +186,26 @@ class EventConsoleState(param.Parameterized):
 
     # -- live -----------------------------------------------------------------------
 
-    def start_stream(self, *, ping_seconds: float = 1.0, retry_seconds: float = 1.0) -> None:
-        """Read the SSE stream in a thread (reconnecting, resuming after the last change)
-        until :meth:`stop_stream`."""
+    def start_stream(
+        self,
+        *,
+        ping_seconds: float = 1.0,
+        retry_seconds: float = 1.0,
+        hold_seconds: float = 5.0,
+    ) -> None:
+        """Read the SSE stream in a thread until :meth:`stop_stream`.
+
+        Each request is held at most ``hold_seconds``, then the thread reconnects at once,
+        resuming after the last change (and re-reading the page when it has none), so a
+        server shutting down never waits long for this stream; after an error it retries
+        every ``retry_seconds``.
+        """
         if self._thread is not None:
             return
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._read,
-            args=(ping_seconds, retry_seconds),
+            args=(ping_seconds, retry_seconds, hold_seconds),
             name="cep-events-stream",
             daemon=True,
         )
@@ -208,7 +219,7 @@ class EventConsoleState(param.Parameterized):
             thread.join(timeout)
         self.live = False
 
-    def _read(self, ping_seconds: float, retry_seconds: float) -> None:
+    def _read(self, ping_seconds: float, retry_seconds: float, hold_seconds: float) -> None:
         while not self._stop.is_set():
             try:
                 for change in self.client.changes(
@@ -216,17 +227,19 @@ class EventConsoleState(param.Parameterized):
                     ping_seconds=ping_seconds,
                     stop=self._stop,
                     on_open=self._opened,
+                    max_seconds=hold_seconds,
                 ):
                     self._last_seq = change.seq
                     self._queue.put(change)
             except ClientError as exc:
                 log.info("event stream interrupted: %s", exc)
-            self._set_live(False)
-            self._stop.wait(retry_seconds)
+                self._set_live(False)
+                self._stop.wait(retry_seconds)
 
     def _opened(self) -> None:
+        if not self._live_flag or self._last_seq is None:
+            self._queue.put(_RESYNC)  # changes before this stream began may be unseen
         self._set_live(True)
-        self._queue.put(_RESYNC)
 
     def _set_live(self, value: bool) -> None:
         self._live_flag = value

@@ -18,16 +18,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from cepkit.client import Client
 from server.app import create_app
 from server.settings import Settings
-from tests.server.conftest import no_sleep, serving
+from tests.server.conftest import free_port, no_sleep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("CEPKIT_SCREENSHOTS", REPO_ROOT / "build" / "screenshots"))
@@ -58,12 +63,41 @@ def chromium_path() -> str:
     return path
 
 
+@contextmanager
+def serving_dashboards(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn in a thread (as ``tests.server.conftest.serving``), with a
+    1 s graceful shutdown: a console's live stream is held up to 5 s before it
+    reconnects, and the tests need not wait for that."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     """Base URL of a real server with the dashboards mounted (temp SQLite, no ticker)."""
     settings = Settings(db=f"sqlite:///{tmp_path / 'cepkit.db'}", tick_seconds=0)
     app = create_app(settings, sleep=no_sleep)
-    with serving(app) as base:
+    with serving_dashboards(app) as base:
         yield base
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from cepkit.client import Client
-from tests.dashboards.conftest import select_row
+from server.app import create_app
+from server.settings import Settings
+from tests.dashboards.conftest import select_row, serving_dashboards, shot
 from tests.fakes import FakeService, service
-from tests.server.conftest import wait_for
+from tests.server.conftest import no_sleep, wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
@@ -60,3 +62,39 @@ def test_event_arrives_live_opens_and_is_acked_in_the_ui(
     assert acked.acked and acked.acked_by == "kim"
     # the Unacked filter no longer lists it
     row.wait_for(state="detached")
+
+
+def test_with_api_keys_the_console_acts_with_the_page_key(
+    tmp_path: Any, browser: Any, service: FakeService
+) -> None:
+    """The page request's key (a reverse proxy adds it) is the session's key: the console
+    sees its tenant's events only, and ACKs as that key's role."""
+    keys = "acme-admin:admin:acme,acme-op:operator:acme,root:admin"
+    settings = Settings(db=f"sqlite:///{tmp_path / 'keys.db'}", tick_seconds=0, api_keys=keys)
+    hook = service.route("/hook", 200)
+    with (
+        serving_dashboards(create_app(settings, sleep=no_sleep)) as base,
+        Client(base, api_key="acme-admin") as acme,
+        Client(base, api_key="root") as root,
+    ):
+        acme.create_rule(cpu_rule(hook))
+        root.create_rule(cpu_rule(hook))
+        mine = acme.ingest({"cpu_usage": 95, "host": "acme-1"}).event_ids[0]
+        root.ingest({"cpu_usage": 96, "host": "default-1"})
+        context = browser.new_context(extra_http_headers={"X-API-Key": "acme-op"})
+        context.set_default_timeout(10_000)
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/cep-events")
+            row = page.locator(".tabulator-row").filter(has_text="cpu_usage=95")
+            row.wait_for()
+            page.get_by_text("Unacked backlog: 1").wait_for()  # not the default tenant's
+            assert page.locator(".tabulator-row").count() == 1
+            select_row(row)
+            page.get_by_role("button", name="ACK", exact=True).click()
+            page.get_by_text("Unacked backlog: 0").wait_for()
+            shot(page, "test_with_api_keys-acked")
+        finally:
+            context.close()
+        event = acme.event(mine)
+        assert event.acked and event.acked_by == "operator"
