@@ -11,7 +11,7 @@ PORT   ?= 8000
 DB     ?= cepkit.db
 PACK   ?= data/rules/pack
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,19 @@ typecheck: install
 pytest: install
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+# the dashboard tests drive a real headless Chromium (Debian's package); they fail without it
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "installing chromium (apt-get)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "chromium is missing and this is not root: run 'sudo apt-get install -y chromium'"; \
+			exit 1; \
+		fi; \
+	fi
+
+test: lint typecheck chromium pytest
 
 bench: install
 	$(BIN)/python benchmarks/bench_conditions.py
