@@ -24,9 +24,10 @@ from cepkit.store.polling import PollStore
 from server.delivery import Delivery
 from server.dispatch import ActionQueue, Executor, Job
 from server.hub import Hub
+from server.polling import MetricPoller
 from server.runner import LiveRunner, Outcome
 from server.scaled import EmbeddedRedis, ScaledMode
-from server.scheduler import MetricPoller, Scheduler
+from server.scheduler import Scheduler
 from server.sinks import SinkSpec
 
 __all__ = ["LiveServices"]

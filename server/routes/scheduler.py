@@ -19,12 +19,8 @@ from fastapi import APIRouter, Query
 
 from cepkit.store import RuleStore
 from server.deps import LiveDep, StoreDep
-from server.scheduler import (
-    MetricPollingStatus,
-    SchedulerInstance,
-    SchedulerStatus,
-    SnapshotList,
-)
+from server.polling import MetricPollingStatus, SnapshotList
+from server.scheduler import SchedulerInstance, SchedulerStatus
 
 __all__ = ["router"]
 
