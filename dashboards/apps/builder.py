@@ -10,7 +10,6 @@ Logs (exec_id, status, duration_ms, error). The Copilot panel sits on the right 
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -51,20 +50,24 @@ def _rule_list(state: BuilderState) -> pn.Column:
     new = pn.widgets.Button(label="New Rule", color="primary", sizing_mode="stretch_width")
     new.on_click(lambda _e: state.new_rule())  # no server call: on the loop
 
-    def buttons(_rules: list[Any], selected: str | None) -> pn.Column:
-        items = []
-        for label, rule_id in state.rule_names.items():
-            button = pn.widgets.Button(
-                label=label,
-                color="primary" if rule_id == selected else "light",
-                sizing_mode="stretch_width",
-                css_classes=["rule-item"],
-            )
-            button.on_click(off_loop(functools.partial(state.select, rule_id)))
-            items.append(button)
-        return pn.Column(*items, sizing_mode="stretch_width")
+    listing = pn.widgets.RadioButtonGroup(
+        options=state.rule_names,
+        value=state.selected,
+        orientation="vertical",
+        color="light",
+        sizing_mode="stretch_width",
+        css_classes=["rule-list"],
+    )
 
-    listing = follow(buttons, state.param.rules, state.param.selected)
+    async def chosen(event: Any) -> None:
+        if event.new is not None and event.new != state.selected:
+            await asyncio.to_thread(state.select, event.new)
+
+    def shown(*_events: Any) -> None:
+        listing.param.update(options=state.rule_names, value=state.selected)
+
+    listing.param.watch(chosen, "value")
+    state.param.watch(shown, ["rules", "selected"])
     return pn.Column("### Rules", new, listing, width=260)
 
 

@@ -78,9 +78,12 @@ def _section(title: str, *items: Any) -> pn.Card:
     return pn.Card(*items, title=title, collapsible=False, sizing_mode="stretch_width")
 
 
-def _delete(form: FormState, row: Any) -> pn.widgets.Button:
-    button = pn.widgets.Button(label="삭제", color="danger", variant="outline")
-    button.on_click(lambda _e: form.remove(row))
+def _delete(form: FormState, row: Any) -> pn.widgets.Toggle:
+    """The row's delete button. A toggle, not a Button: a click on a Button made after the
+    page loaded reaches Bokeh as a model it already knows (a BokehUserWarning that can
+    drop the click); a toggle's click is a plain value change."""
+    button = pn.widgets.Toggle(label="삭제", color="danger", variant="outline")
+    button.param.watch(lambda _e: form.remove(row), "value")
     return button
 
 

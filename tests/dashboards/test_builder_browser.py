@@ -146,6 +146,17 @@ def test_lab8_form_builder(live_server: str, api: Client, page: Any, screenshot:
     [stored] = api.rules()
     document = stored.model_dump(mode="json")
     assert {key: document[key] for key in LAB8_RULE} == LAB8_RULE  # Lab 11: form == API
+    # choosing it again in the list shows the saved rule in the JSON Editor
+    page.get_by_role("button", name="New Rule").click()
+    wait_for(lambda: preview(page)["rule_name"] == "", timeout=10)
+    page.get_by_role("button", name="production_server_monitor (metric)").click()
+    tab(page, "JSON Editor")
+    editor = page.locator(".json-editor")
+    trigger_spec = editor.get_by_label("Trigger Spec")
+    wait_for(
+        lambda: json.loads(trigger_spec.input_value()) == LAB8_RULE["trigger_spec"], timeout=10
+    )
+    assert editor.get_by_label("Rule Name").input_value() == "production_server_monitor"
 
 
 LAB2_TRIGGER = {
