@@ -3,14 +3,18 @@ the operator ACKs it in the UI, the backlog drops and the server has the ACK."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
+
+import httpx
 
 from cepkit.client import Client
 from server.app import create_app
 from server.settings import Settings
-from tests.dashboards.conftest import select_row, serving_dashboards, shot
+from tests.dashboards.conftest import REPO_ROOT, select_row, serving_dashboards, shot
 from tests.fakes import FakeService, service
-from tests.server.conftest import no_sleep, wait_for
+from tests.server.conftest import free_port, no_sleep, wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
@@ -98,3 +102,51 @@ def test_with_api_keys_the_console_acts_with_the_page_key(
             context.close()
         event = acme.event(mine)
         assert event.acked and event.acked_by == "operator"
+
+
+def test_standalone_console_works_against_a_remote_server(
+    live_server: str, api: Client, page: Any, tmp_path: Any, service: FakeService
+) -> None:
+    """``panel serve dashboards/apps/events.py --args --url <server>``: the same console in
+    its own process, talking to the server over HTTP only."""
+    api.create_rule(cpu_rule(service.route("/hook", 200)))
+    api.ingest({"cpu_usage": 93})
+    port = free_port()
+    log = (tmp_path / "panel.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            str(REPO_ROOT / "dashboards/apps/events.py"),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--args",
+            "--url",
+            live_server,
+        ],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/events"
+        wait_for(lambda: _answers(url) or process.poll() is not None, timeout=30, every=0.2)
+        assert process.poll() is None, (tmp_path / "panel.log").read_text()
+        page.goto(url)
+        page.get_by_text("Unacked backlog: 1").wait_for()
+        page.locator(".tabulator-row").filter(has_text="cpu_usage=93").wait_for()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
