@@ -49,6 +49,8 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cepkit.clock import Clock, SystemClock
 from cepkit.errors import EventNotFound
@@ -272,6 +274,8 @@ _COLUMNS = (
 )
 
 
+#: per dialect, the INSERT that skips known ids and says which rows it inserted
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _RECENT = 10_000  # event ids an EventStore remembers having committed
 
 
@@ -328,47 +332,44 @@ class EventStore:
     def _add(
         self, conn: Connection, wanted: dict[str, Firing], source: str, tenant: str
     ) -> builtins.list[StoredEvent]:
-        ids = list(wanted)
-        known: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            known.update(
-                conn.execute(
-                    select(events_table.c.event_id).where(events_table.c.event_id.in_(chunk))
-                ).scalars()
-            )
         now = self._clock.now()
-        rows = []
-        changes = []
-        for firing_id, firing in wanted.items():
-            if firing_id in known:
-                continue
-            rows.append(
-                {
-                    "event_id": firing_id,
-                    "tenant": tenant,
-                    "rule_id": firing.rule_id,
-                    "rule_name": firing.rule_name,
-                    "severity": firing.severity,
-                    "kind": firing.kind,
-                    "source": source,
-                    "summary": summary_of(firing),
-                    "event_time": firing.event_time,
-                    "window_start": firing.window_start,
-                    "window_end": firing.window_end,
-                    "created_at": now,
-                    "body": _body(firing),
-                    "acked": False,
-                    "dismissed": False,
-                }
-            )
-            changes.append(
-                {"event_id": firing_id, "tenant": tenant, "change": "created", "at": now}
-            )
+        rows = [
+            {
+                "event_id": firing_id,
+                "tenant": tenant,
+                "rule_id": firing.rule_id,
+                "rule_name": firing.rule_name,
+                "severity": firing.severity,
+                "kind": firing.kind,
+                "source": source,
+                "summary": summary_of(firing),
+                "event_time": firing.event_time,
+                "window_start": firing.window_start,
+                "window_end": firing.window_end,
+                "created_at": now,
+                "body": _body(firing),
+                "acked": False,
+                "dismissed": False,
+            }
+            for firing_id, firing in wanted.items()
+        ]
+        upsert = _UPSERTS[conn.dialect.name]  # SQLite and PostgreSQL, as the store
+        statement = (  # one statement: insert what is new, and say which it was
+            upsert(events_table)
+            .on_conflict_do_nothing(index_elements=[events_table.c.event_id])
+            .returning(events_table.c.event_id)
+        )
+        inserted = set(conn.execute(statement, rows).scalars())
+        rows = [row for row in rows if row["event_id"] in inserted]
         if not rows:
             return []
-        conn.execute(events_table.insert(), rows)
-        conn.execute(changes_table.insert(), changes)
+        conn.execute(
+            changes_table.insert(),
+            [
+                {"event_id": row["event_id"], "tenant": tenant, "change": "created", "at": now}
+                for row in rows
+            ],
+        )
         return [_event(row) for row in rows]  # what was inserted; no second read
 
     def ack(
