@@ -176,6 +176,14 @@ class BuilderState(param.Parameterized):
         super().__init__(**params)  # type: ignore[no-untyped-call]
         self.editor = JsonEditorState()  # type: ignore[no-untyped-call]
         self.form = FormState()
+        self._loading = False
+        self.form.param.watch(self._form_edited, ["revision"])
+
+    def _form_edited(self, *_events: Any) -> None:
+        """The JSON Editor follows the Form Builder (guide Lab 8 step 8): an edit of the
+        form shows the rule it makes in the JSON Editor too."""
+        if not self._loading:
+            self.editor.load(self.form.document())
 
     def _api(self) -> Client:
         if self.client is None:
@@ -204,8 +212,12 @@ class BuilderState(param.Parameterized):
     def new_rule(self) -> None:
         """``New Rule``: empty editors, nothing selected."""
         self.selected = None
+        self._loading = True
+        try:
+            self.form.reset()
+        finally:
+            self._loading = False
         self.editor.reset()
-        self.form.reset()
         self.param.update(simulation=None, trigger_result=None, logs=[], message="", error="")
 
     def select(self, rule_id: str) -> None:
@@ -216,12 +228,15 @@ class BuilderState(param.Parameterized):
             self._fail(exc)
             return
         document = stored.model_dump(mode="json")
-        self.editor.load(document)
+        self._loading = True
         try:
             self.form.load({k: v for k, v in document.items() if k not in METADATA_KEYS})
         except RuleValidationError as exc:
             self.form.reset()
             self.form.notes = [f"the form cannot show this rule: {exc}"]
+        finally:
+            self._loading = False
+        self.editor.load(document)
         self.param.update(
             selected=rule_id, simulation=None, trigger_result=None, message="", error=""
         )

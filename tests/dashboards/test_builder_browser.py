@@ -138,6 +138,14 @@ def test_lab8_form_builder(live_server: str, api: Client, page: Any, screenshot:
     page.get_by_role("button", name="Copy").click()
     assert json.loads(page.evaluate("navigator.clipboard.readText()")) == LAB8_RULE
     screenshot("filled")
+    # the JSON Editor shows the same Trigger Spec and Action Spec
+    tab(page, "JSON Editor")
+    editor = page.locator(".json-editor")
+    assert (
+        json.loads(editor.get_by_label("Trigger Spec").input_value()) == LAB8_RULE["trigger_spec"]
+    )
+    assert json.loads(editor.get_by_label("Action Spec").input_value()) == LAB8_RULE["actions"]
+    tab(page, "Form Builder")
     # step 10: saved through POST /cep/rules/form, listed on the left
     create.click()
     page.get_by_text("Rule created from form.").wait_for()
@@ -151,7 +159,6 @@ def test_lab8_form_builder(live_server: str, api: Client, page: Any, screenshot:
     wait_for(lambda: preview(page)["rule_name"] == "", timeout=10)
     page.get_by_role("button", name="production_server_monitor (metric)").click()
     tab(page, "JSON Editor")
-    editor = page.locator(".json-editor")
     trigger_spec = editor.get_by_label("Trigger Spec")
     wait_for(
         lambda: json.loads(trigger_spec.input_value()) == LAB8_RULE["trigger_spec"], timeout=10

@@ -80,6 +80,10 @@ def test_lab8_form_preview_save_and_reload(state: BuilderState) -> None:
     # the preview is the guide's JSON, key for key (plus the severity the form always sets)
     assert form.document() == {**LAB8_PREVIEW, "severity": "medium"}
     assert json.loads(form.preview) == form.document()
+    # the JSON Editor shows the same rule (Lab 8 step 8)
+    assert json.loads(state.editor.trigger_spec_text) == LAB8_PREVIEW["trigger_spec"]
+    assert json.loads(state.editor.action_spec_text) == LAB8_PREVIEW["actions"]
+    assert state.editor.document() == form.document()
     removed = form.actions[0]
     form.remove(removed)
     form.remove(form.actions[0])
