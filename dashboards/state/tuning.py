@@ -315,10 +315,15 @@ class TuningState(param.Parameterized):
         for key, value in row.items():
             plain = value.item() if isinstance(value, np.generic) else value
             chosen[str(key)] = None if isinstance(plain, float) and math.isnan(plain) else plain
-        group = self.group_column if self.group_column in self.frame().columns else None
-        tuned = tuned_document(self.document, chosen, group)
-        parse_rule(tuned)  # the one model judges the tuned rule
-        replayed = replay([tuned], self.frame())
+        try:
+            group = self.group_column if self.group_column in self.frame().columns else None
+            tuned = tuned_document(self.document, chosen, group)
+            parse_rule(tuned)  # the one model judges the tuned rule
+            replayed = replay([tuned], self.frame())
+        except (CepkitError, ValueError) as exc:
+            self.param.update(choice=None, tuned=None, check=None)
+            self._fail(exc)
+            return
         self._firings = replayed.firings
         firings = replayed.summary.rules[tuned["rule_name"]].firings
         self.param.update(
