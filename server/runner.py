@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
 from cepkit.rules import Rule
+from cepkit.rules.parse import format_path, unencodable_text
 from cepkit.store import EventStore, Journal, RuleStore, StoredEvent, StoredRule
 from cepkit.store.events import Source
 from cepkit.timefields import EventTimeError, parse_event_time
@@ -48,6 +50,7 @@ __all__ = ["IngestItemError", "IngestResult", "LiveRunner", "Outcome"]
 log = logging.getLogger(__name__)
 
 _SECONDS = 1e11  # beyond this an epoch number is read as milliseconds (still checked)
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's escape of a UTF-16 surrogate
 
 
 class IngestItemError(BaseModel):
@@ -235,8 +238,9 @@ class LiveRunner:
     ) -> IngestResult | None:
         errors: list[IngestItemError] = []
         good: list[dict[str, Any]] = []
+        deep = text is None or _SURROGATE.search(text) is not None  # text JSON may escape
         for index, item in enumerate(items):
-            problem = _item_problem(item)
+            problem = _item_problem(item, deep=deep)
             if problem is not None:
                 errors.append(IngestItemError(index=index, path=problem[0], message=problem[1]))
             else:
@@ -380,10 +384,14 @@ class LiveRunner:
                 log.exception("live runner: outcome listener failed")
 
 
-def _item_problem(item: Any) -> tuple[str, str] | None:
-    """(JSON path, message) when an ingest item cannot be accepted."""
+def _item_problem(item: Any, *, deep: bool = True) -> tuple[str, str] | None:
+    """(JSON path, message) when an ingest item cannot be accepted; ``deep`` also looks
+    for text that is not valid Unicode (a lone surrogate, which nothing can store)."""
     if not isinstance(item, dict):
         return "", f"an event must be a JSON object, not {type(item).__name__}"
+    if deep:
+        for loc in unencodable_text(item):
+            return format_path(loc), "text must be valid Unicode (a lone surrogate)"
     raw = item.get("timestamp")
     if raw is None or (raw.__class__ is float and -_SECONDS < raw < _SECONDS):
         return None  # absent, or plain epoch seconds: readable

@@ -17,7 +17,7 @@ unknown operator 'gt'; expected one of: >, <, >=, <=, ==, !=, in, not_in, contai
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,32 @@ def problems_from(exc: ValidationError, doc: Mapping[str, Any]) -> list[Problem]
     return problems
 
 
+def unencodable_text(
+    value: Any, loc: tuple[str | int, ...] = ()
+) -> Iterator[tuple[str | int, ...]]:
+    r"""The paths of the strings (keys included) in ``value`` that are not valid Unicode:
+    JSON's ``"\ud800"`` decodes to a lone surrogate, which no database can store.
+
+    >>> [format_path(loc) for loc in unencodable_text({"a": ["ok", "\ud800"], "\udfff": 1})]
+    ['a[1]', '\udfff']
+    """
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                yield loc
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and any(True for _ in unencodable_text(key)):
+                yield (*loc, key)
+            else:
+                yield from unencodable_text(item, (*loc, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from unencodable_text(item, (*loc, index))
+
+
 def parse_rule(document: Mapping[str, Any] | Rule) -> Rule:
     """A :class:`Rule` from its JSON document, or :class:`RuleValidationError` naming paths.
 
@@ -174,6 +200,18 @@ def parse_rule(document: Mapping[str, Any] | Rule) -> Rule:
                 Problem(
                     path="", message=f"a rule must be a JSON object, got {type(document).__name__}"
                 )
+            ]
+        )
+    broken = list(unencodable_text(document))
+    if broken:
+        raise RuleValidationError(
+            [
+                Problem(
+                    path=format_path(loc),
+                    message="text must be valid Unicode (a lone surrogate cannot be stored)",
+                    loc=loc,
+                )
+                for loc in broken
             ]
         )
     try:

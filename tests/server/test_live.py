@@ -428,3 +428,16 @@ def test_unreadable_bodies_are_refused_with_their_position(app_client: TestClien
     empty = app_client.post("/cep/ingest", content="", headers=headers)
     assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body"]
     assert app_client.get("/cep/events").json()["total"] == 0
+
+
+def test_text_that_is_not_unicode_is_refused_with_its_path(app_client: TestClient) -> None:
+    """JSON can escape a lone UTF-16 surrogate, which no database stores: refused, not 500."""
+    headers = {"content-type": "application/json"}
+    body = '[{"timestamp": 60, "host": "\\ud800"}, {"timestamp": 61, "note": "\\ud83d\\ude00"}]'
+    answer = app_client.post("/cep/ingest", content=body, headers=headers).json()
+    assert (answer["accepted"], answer["rejected"]) == (1, 1)
+    assert [(e["index"], e["path"]) for e in answer["errors"]] == [(0, "host")]
+    rule = '{"rule_name": "x\\udfff", "trigger_type": "event", "trigger_spec": {}}'
+    refused = app_client.post("/cep/rules", content=rule, headers=headers)
+    assert refused.status_code == 422
+    assert [p["path"] for p in refused.json()["detail"]] == ["rule_name"]
