@@ -297,12 +297,12 @@ class BuilderState(param.Parameterized):
     def _payload(self) -> dict[str, Any] | None:
         payload, problem = _json_problem("payload", self.payload_text)
         if problem is not None:
-            self._fail(RuleValidationError([problem]))
+            self._fail(CepkitError(f"{problem.path}: {problem.message}"))
             return None
         if payload is None:
             return {}
         if not isinstance(payload, dict):
-            self._fail(RuleValidationError([Problem("payload", "expected a JSON object")]))
+            self._fail(CepkitError("payload: expected a JSON object"))
             return None
         return payload
 

@@ -251,7 +251,10 @@ def test_lab2_json_editor_simulate_trigger_and_logs(state: BuilderState, hook: F
     assert state.simulation["matched"] is False and state.simulation["triggered_actions"] == []
     state.payload_text = "{not json"
     state.simulate()
-    assert state.error.startswith("invalid rule: payload: invalid JSON at line 1")
+    assert state.error.startswith("payload: invalid JSON at line 1")
+    state.payload_text = "[1, 2]"
+    state.simulate()
+    assert state.error == "payload: expected a JSON object"
 
     state.payload_text = json.dumps(
         {"severity": "critical", "service": "api-gateway", "summary": "x"}
