@@ -51,6 +51,7 @@ from server.schemas import json_loc, json_path, problem_dict, rule_document_comp
 from server.security import authorize, parse_api_keys
 from server.settings import Settings
 from server.sinks import parse_sinks
+from server.textcheck import UnicodeTextCheck
 
 __all__ = ["PackReport", "create_app", "load_rule_pack"]
 
@@ -262,6 +263,7 @@ def create_app(
         app.state.store = store
     app.add_exception_handler(CepkitError, _on_cepkit_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
+    app.add_middleware(UnicodeTextCheck)  # a lone surrogate in a body: 422, not a 500
     for router in ROUTERS:
         app.include_router(router)
     dashboards: dict[str, str] = {}
