@@ -325,7 +325,8 @@ class Client:
         the stream.
 
         Without ``last_event_id`` the stream starts at the present: ``on_open`` is called
-        once the server answered, so whatever a caller reads after it is covered.
+        once the server sent its first line, so whatever a caller reads after it is
+        covered.
         """
         path = "/cep/events/stream"
         params = _clean({"last_event_id": last_event_id, "ping_seconds": ping_seconds})
@@ -335,10 +336,8 @@ class Client:
                 if response.status_code >= 400:
                     response.read()
                     raise ClientError("GET", path, response.status_code, _detail(response))
-                if on_open is not None:
-                    on_open()
                 deadline = None if max_seconds is None else time.monotonic() + max_seconds
-                yield from _sse_changes(response.iter_lines(), stop, deadline)
+                yield from _sse_changes(response.iter_lines(), stop, deadline, on_open)
         except httpx.HTTPError as exc:
             if stop is not None and stop.is_set():
                 return
@@ -434,12 +433,23 @@ def _parse(model: type[M], response: httpx.Response, path: str) -> M:
 
 
 def _sse_changes(
-    lines: Iterator[str], stop: threading.Event | None, deadline: float | None
+    lines: Iterator[str],
+    stop: threading.Event | None,
+    deadline: float | None,
+    on_open: Callable[[], None] | None = None,
 ) -> Iterator[EventChange]:
     """Frames of an SSE stream (``id``, ``event``, ``data`` lines, a blank line ends one)
-    as changes; comment frames (``: ping``) only give ``stop`` and the deadline a chance."""
+    as changes; comment frames (``: ping``) only give ``stop`` and the deadline a chance.
+
+    ``on_open`` is called at the first line: the server fixes where a stream without
+    ``last_event_id`` starts before it sends anything (its ``: connected`` comment), but
+    after the response's headers.
+    """
     fields: dict[str, str] = {}
     for line in lines:
+        if on_open is not None:
+            on_open()
+            on_open = None
         if stop is not None and stop.is_set():
             return
         if deadline is not None and not line and time.monotonic() >= deadline:

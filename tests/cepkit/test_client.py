@@ -166,35 +166,33 @@ def test_ingest_events_filters_ack_dismiss_and_labels(client: Client) -> None:
 def test_changes_stream_until_stopped(client: Client) -> None:
     client.create_rule(cpu_rule())
     stop = threading.Event()
+    opened = threading.Event()
     seen: list[EventChange] = []
-    connected = threading.Event()
 
     def read() -> None:
-        connected.set()
-        for change in client.changes(ping_seconds=0.2, stop=stop):
+        for change in client.changes(ping_seconds=0.2, stop=stop, on_open=opened.set):
             seen.append(change)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    connected.wait(5)
-    # the stream starts at the present: wait until it is open by retrying the ingest
-    ids: list[str] = []
-
-    def created() -> bool:
-        if not ids:
-            ids.extend(client.ingest({"cpu_usage": 99, "timestamp": 1}).event_ids)
-        return any(c.change == "created" for c in seen)
-
-    wait_for(created, timeout=10, every=0.1)
-    client.ack(seen[0].event.event_id, by="kim")
-    wait_for(lambda: any(c.change == "acked" for c in seen), timeout=10)
-    acked = next(c for c in seen if c.change == "acked")
-    assert acked.event.acked_by == "kim" and acked.seq > seen[0].seq
-    stop.set()
-    reader.join(timeout=5)
+    try:
+        assert opened.wait(10)  # the stream starts at the present: ingest once it is open
+        event_id = client.ingest({"cpu_usage": 99, "timestamp": 1}).event_ids[0]
+        wait_for(lambda: any(c.change == "created" for c in seen), timeout=10)
+        assert seen[0].event.event_id == event_id
+        client.ack(event_id, by="kim")
+        wait_for(lambda: any(c.change == "acked" for c in seen), timeout=10)
+        acked = next(c for c in seen if c.change == "acked")
+        assert acked.event.acked_by == "kim" and acked.seq > seen[0].seq
+    finally:
+        stop.set()
+        reader.join(timeout=5)
     assert not reader.is_alive()  # a ping every 0.2 s lets the reader see ``stop``
     resumed = client.changes(last_event_id=0, ping_seconds=0.2, stop=stop)
     assert list(resumed) == []  # stop already set: returns at the first frame
+    # resuming from 0 replays both changes; max_seconds ends the request by itself
+    replay = list(client.changes(last_event_id=0, ping_seconds=0.1, max_seconds=0.5))
+    assert [(c.seq, c.change) for c in replay] == [(c.seq, c.change) for c in seen]
 
 
 def test_channels_configure_masked_test_and_dead_letter_retry(
