@@ -142,7 +142,9 @@ class Delivery:
         letter (to be retried once the target answers); returns them for the log."""
         letters = self.dispatcher.abandoned(job.rule, job.firing, job.firing.payload, error)
         for letter in letters:
-            await asyncio.to_thread(self.letters.put, letter, tenant=job.tenant)
+            await asyncio.to_thread(
+                self.letters.put, letter, exec_id=job.exec_id, tenant=job.tenant
+            )
         return [
             {
                 "action_index": letter.action_index,

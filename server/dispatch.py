@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.clock import Clock
+from cepkit.errors import StoreError
 from cepkit.firing import Firing
 from cepkit.rules import Rule
 from cepkit.store import ExecutionLog, ExecutionLogStore
@@ -103,6 +104,7 @@ class ActionQueue:
         self._timeout = timeout
         self._hard_timeout = max(timeout, hard_timeout)
         self._late: dict[asyncio.Task[None], Job] = {}
+        self._current: dict[asyncio.Task[None], Job] = {}  # the job each worker runs
         self._on_logged = on_logged
         self._on_timeout = on_timeout
         self._queue: asyncio.Queue[Job] | None = None
@@ -118,19 +120,25 @@ class ActionQueue:
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
 
     async def stop(self, *, drain_seconds: float = 5.0) -> None:
-        """Let queued jobs finish (up to ``drain_seconds``), then stop the workers."""
+        """Let queued jobs finish (up to ``drain_seconds``), then stop the workers.
+
+        Nothing is dropped: a job still queued, or cut off in a worker, is logged as failed
+        and ``on_timeout`` keeps its deliveries (the server's dead letters, to retry)."""
+        left: list[Job] = []
         if self._queue is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(drain_seconds):
                     await self._queue.join()
-            if self._queue.qsize():
-                log.error("action queue stopped with %d jobs not run", self._queue.qsize())
+            while not self._queue.empty():
+                left.append(self._queue.get_nowait())
+                self._queue.task_done()
         if self._late:  # deliveries past the execution limit: a last chance, then cut off
             _done, still = await asyncio.wait(list(self._late), timeout=drain_seconds)
             for task in still:
                 task.cancel()
             if still:
                 await asyncio.wait(still, timeout=drain_seconds)
+        left.extend(self._current.values())  # in a worker: cut off below
         for task in self._tasks:
             task.cancel()
         if self._tasks:  # never hang the shutdown on a worker that swallowed its cancel
@@ -138,6 +146,32 @@ class ActionQueue:
             if stuck:
                 log.error("%d action workers did not stop", len(stuck))
         self._tasks = []
+        for job in left:
+            await self._not_run(job)
+        if left:
+            log.warning("action queue stopped: %d executions kept for a retry", len(left))
+
+    async def _not_run(self, job: Job) -> None:
+        """A job the stopping server could not run (or finish): a failed log entry, its
+        deliveries kept by ``on_timeout``."""
+        outcome = await self._cut_off(job, "not run: the server stopped")
+        entry = ExecutionLog.new(
+            exec_id=job.exec_id,
+            tenant=job.tenant,
+            rule_id=job.rule.rule_id,
+            rule_name=job.rule.rule_name,
+            event_id=job.event_id,
+            trigger=job.trigger,
+            status=outcome.status,
+            started_at=self._clock.now(),
+            duration_ms=0.0,
+            error_message=outcome.error_message,
+            actions=outcome.actions,
+        )
+        try:
+            await asyncio.to_thread(self._logs.add, entry)
+        except StoreError:  # it was cut off after its own log was written: that one stands
+            log.info("execution %s was logged before the stop", job.exec_id)
 
     def submit(self, job: Job) -> None:
         """Queue a job from any thread (dropped with an error log before ``start``)."""
@@ -189,11 +223,15 @@ class ActionQueue:
         assert self._queue is not None
         while True:
             job = await self._queue.get()
+            me = asyncio.current_task()
+            assert me is not None
+            self._current[me] = job
             try:
                 await self._execute(job)
             except Exception:  # a worker must survive anything
                 log.exception("action worker: job for %s failed", job.rule.rule_name)
             finally:
+                self._current.pop(me, None)
                 self._queue.task_done()
 
     async def _execute(self, job: Job) -> ExecutionLog:

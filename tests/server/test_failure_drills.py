@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cepkit.clock import FakeClock
+from cepkit.store import DeadLetterStore, ExecutionLogStore, create_store
 from server.app import create_app
 from server.settings import Settings
 from tests.fakes import FakeService, FakeSleep, service
@@ -395,6 +396,33 @@ def test_an_execution_past_the_rule_time_limit_is_logged_and_its_delivery_goes_o
         [action] = entry["actions"]
         assert [a["status_code"] for a in action["attempts"]] == [500, 500, 200]
         assert entry["duration_ms"] >= 900 and dead_letters(client) == []
+
+
+def test_stopping_the_server_keeps_every_execution_it_could_not_run(
+    sqlite_url: str, clock: FakeClock, waits: FakeSleep, service: FakeService
+) -> None:
+    """One worker, a webhook answering after 1.5 s, five firings: the stop drains for 5 s,
+    then the execution cut off in the worker and the one still queued are logged as
+    failed and their deliveries kept as dead letters (to retry), none dropped."""
+    service.route(SLOW, *([200] * 5), delay=1.5)
+    settings = Settings(db=sqlite_url, tick_seconds=0, action_workers=1, rule_timeout=30)
+    with TestClient(create_app(settings, clock=clock, sleep=waits)) as client:
+        rule_id = create(client, _webhook_rule(service.url(SLOW), 10.0))
+        for t in range(5):
+            host = {"timestamp": 60 + t, "host": f"web-0{t}", "cpu_usage": 95}
+            client.post("/cep/ingest", json=host)
+    store = create_store(sqlite_url, clock=clock)
+    try:
+        entries = ExecutionLogStore(store.engine).for_rule(rule_id)
+        letters = DeadLetterStore(store.engine, clock=clock).list()
+    finally:
+        store.close()
+    assert len(entries) == 5
+    statuses = sorted(entry.status for entry in entries)
+    assert statuses.count("success") == len(service.hits(SLOW)) - 1  # the cut-off one
+    not_run = [e for e in entries if e.error_message == "not run: the server stopped"]
+    assert len(not_run) == 5 - statuses.count("success") >= 2
+    assert sorted(letter.exec_id for letter in letters) == sorted(e.exec_id for e in not_run)
 
 
 # -- 5. anomaly baseline too short: expected "anomaly disabled" -------------------------
