@@ -36,6 +36,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI
@@ -52,6 +53,7 @@ __all__ = [
     "StandaloneSettings",
     "available",
     "in_thread",
+    "links_page",
     "mount_dashboards",
     "parse_target",
     "presented_key",
@@ -241,6 +243,29 @@ def in_thread(work: Callable[[], object]) -> Callable[..., Coroutine[Any, Any, N
         await asyncio.to_thread(work)
 
     return callback
+
+
+def links_page(urls: Mapping[str, Any]) -> str:
+    """The API root as an HTML page of links (``GET /`` from a browser).
+
+    >>> page = links_page({"name": "cepkit", "docs": "/docs",
+    ...                    "dashboards": {"CEP event console": "/cep-events"}})
+    >>> '<a href="/cep-events">CEP event console</a>' in page, '<a href="/docs">' in page
+    (True, True)
+    """
+    rows = []
+    for key, value in urls.items():
+        if isinstance(value, Mapping):
+            for title, path in value.items():
+                rows.append(f'<li><a href="{escape(str(path))}">{escape(str(title))}</a></li>')
+        elif isinstance(value, str) and value.startswith("/"):
+            rows.append(f'<li>{escape(key)}: <a href="{escape(value)}">{escape(value)}</a></li>')
+        else:
+            rows.append(f"<li>{escape(key)}: {escape(str(value))}</li>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>cepkit</title></head>"
+        f"<body><h1>cepkit</h1><ul>{''.join(rows)}</ul></body></html>"
+    )
 
 
 # -- standalone (panel serve) -----------------------------------------------------------

@@ -30,7 +30,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from cepkit.clock import Clock, SystemClock
 from cepkit.errors import (
@@ -273,10 +273,11 @@ def create_app(
         mounted = mount_dashboards(app, api_url=settings.dashboard_api_url)
         dashboards = {board.title: board.path for board in mounted}
 
-    @app.get("/", tags=["meta"], summary="Useful URLs")
-    def root() -> dict[str, Any]:
-        """Where to go next (the dashboards: the Panel apps' pages)."""
-        return {
+    @app.get("/", tags=["meta"], summary="Useful URLs", response_model=None)
+    def root(request: Request) -> Any:
+        """Where to go next (the dashboards: the Panel apps' pages); a browser asking for
+        HTML gets the same as a page of links."""
+        urls = {
             "name": "cepkit",
             "version": __version__,
             "docs": "/docs",
@@ -287,6 +288,11 @@ def create_app(
             "ingest": "/cep/ingest",
             "dashboards": dashboards,
         }
+        if "text/html" in request.headers.get("accept", ""):
+            from dashboards.serve import links_page
+
+            return HTMLResponse(links_page(urls))
+        return urls
 
     _install_openapi(app)
     return app

@@ -45,6 +45,9 @@ def test_mounted_pages_root_links_and_openapi(sqlite_url: str) -> None:
         root = httpx.get(f"{base}/").json()
         assert set(OWN) <= set(root["dashboards"].values())
         assert root["dashboards"]["CEP event console"] == "/cep-events"
+        html = httpx.get(f"{base}/", headers={"Accept": "text/html"})
+        assert html.headers["content-type"].startswith("text/html")
+        assert '<a href="/cep-channels">CEP channels</a>' in html.text
         page = httpx.get(f"{base}/cep-events", timeout=20)
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert "<title>CEP event console</title>" in page.text
