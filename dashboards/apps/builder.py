@@ -3,14 +3,13 @@
 A thin Panel view over :class:`dashboards.state.builder.BuilderState` (guide section 0.2):
 JSON Editor (Trigger Spec / Action Spec as JSON, errors inline with their JSON path),
 Form Builder (:mod:`dashboards.apps.builder_form`), Test (Simulate, Manual trigger) and
-Logs (exec_id, status, duration_ms, error). The Copilot panel sits on the right when
-``dashboards.apps.copilot`` is installed. :func:`create` builds one session's state.
+Logs (exec_id, status, duration_ms, error). The Copilot panel (``dashboards.apps.copilot``)
+sits on the right. :func:`create` builds one session's state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -20,7 +19,9 @@ from panel.template.base import BaseTemplate
 
 from cepkit.client import Client
 from dashboards.apps.builder_form import follow, form_builder
+from dashboards.apps.copilot import copilot_panel
 from dashboards.state.builder import BuilderState, JsonEditorState
+from dashboards.state.copilot import for_builder
 
 __all__ = ["builder_view", "create"]
 
@@ -171,19 +172,6 @@ def _status(state: BuilderState) -> Any:
     return follow(show, state.param.message, state.param.error)
 
 
-def _copilot(state: BuilderState) -> Any | None:
-    """The Copilot panel, when its modules are installed (they are optional here)."""
-    try:
-        view = importlib.import_module("dashboards.apps.copilot")
-        model = importlib.import_module("dashboards.state.copilot")
-    except ImportError:
-        return None
-    maker = getattr(model, "for_builder", None)
-    if maker is None:
-        return None
-    return view.copilot_panel(maker(state))
-
-
 def builder_view(state: BuilderState) -> pn.viewable.Viewable:
     """The whole page for one session's state."""
     create = pn.widgets.Button(label="규칙 생성", color="success", css_classes=["create-rule"])
@@ -197,11 +185,8 @@ def builder_view(state: BuilderState) -> pn.viewable.Viewable:
         sizing_mode="stretch_width",
     )
     main = pn.Column(_status(state), tabs, sizing_mode="stretch_width")
-    side = _copilot(state)
-    parts: list[Any] = [_rule_list(state), main]
-    if side is not None:
-        parts.append(pn.Column(side, width=380))
-    return pn.Row(*parts, sizing_mode="stretch_width")
+    copilot = pn.Column(copilot_panel(for_builder(state)), width=380)  # guide Lab 8 step 9
+    return pn.Row(_rule_list(state), main, copilot, sizing_mode="stretch_width")
 
 
 def create(client: Client) -> BaseTemplate:
