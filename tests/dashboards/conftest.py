@@ -4,7 +4,7 @@
   system clock, retries without waiting) under uvicorn in a thread: what ``cepkit
   serve`` runs. ``api`` is a :class:`cepkit.client.Client` on it.
 - ``browser``: headless Debian Chromium (``shutil.which("chromium")``) driven by
-  Playwright's sync API, one per session; Playwright gives each launch a new, empty
+  Playwright's sync API, one per test module; Playwright gives each launch a new, empty
   user-data-dir. Without Chromium the tests FAIL with the way to install it (``make
   test`` installs it when missing).
 - ``page``: a fresh browser context and page per test (10 s default timeout); a
@@ -108,9 +108,14 @@ def api(live_server: str) -> Iterator[Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium for the whole session."""
+    """Headless Chromium for one test module.
+
+    Not for the session: Playwright's sync API marks an asyncio loop as running in the
+    main thread while it is started, so ``asyncio.run`` (doctests, other tests) fails
+    until it stops; tests in a browser module must not call it either.
+    """
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
