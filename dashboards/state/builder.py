@@ -206,8 +206,14 @@ class BuilderState(param.Parameterized):
 
     @property
     def rule_names(self) -> dict[str, str]:
-        """``"name (trigger_type)"`` -> rule_id, for the list on the left."""
-        return {f"{r.rule_name} ({getattr(r, 'trigger_type', '?')})": r.rule_id for r in self.rules}
+        """``"name (trigger_type)"`` -> rule_id for the list on the left; an inactive rule
+        is marked ``· draft`` (guide Lab 1)."""
+        names = {}
+        for rule in self.rules:
+            extra = rule.model_dump()
+            label = f"{rule.rule_name} ({extra.get('trigger_type', '?')})"
+            names[label if extra.get("is_active") else f"{label} · draft"] = rule.rule_id
+        return names
 
     def new_rule(self) -> None:
         """``New Rule``: empty editors, nothing selected."""

@@ -149,7 +149,7 @@ def test_lab8_form_builder(live_server: str, api: Client, page: Any, screenshot:
     # step 10: saved through POST /cep/rules/form, listed on the left
     create.click()
     page.get_by_text("Rule created from form.").wait_for()
-    page.get_by_role("button", name="production_server_monitor (metric)").wait_for()
+    page.get_by_role("button", name="production_server_monitor (metric) · draft").wait_for()
     screenshot("created")
     [stored] = api.rules()
     document = stored.model_dump(mode="json")
@@ -157,7 +157,7 @@ def test_lab8_form_builder(live_server: str, api: Client, page: Any, screenshot:
     # choosing it again in the list shows the saved rule in the JSON Editor
     page.get_by_role("button", name="New Rule").click()
     wait_for(lambda: preview(page)["rule_name"] == "", timeout=10)
-    page.get_by_role("button", name="production_server_monitor (metric)").click()
+    page.get_by_role("button", name="production_server_monitor (metric) · draft").click()
     tab(page, "JSON Editor")
     trigger_spec = editor.get_by_label("Trigger Spec")
     wait_for(
@@ -210,7 +210,7 @@ def test_lab2_json_editor_simulate_trigger_and_ack(
     error.wait_for(state="detached")
     page.get_by_role("button", name="Create rule").click()
     page.get_by_text("Rule created.").wait_for()
-    page.get_by_role("button", name="critical_error_event (event)").wait_for()
+    page.get_by_role("button", name="critical_error_event (event) · draft").wait_for()
     # the Form Builder shows the saved rule too
     tab(page, "Form Builder")
     assert preview(page)["trigger_spec"] == LAB2_TRIGGER
