@@ -145,11 +145,14 @@ class EventConsole(pn.viewable.Viewer):
         )
         self._condition.object = _json(detail.condition_evaluated or {})
         self._payload.object = _json(detail.payload or {})
-        lines = [
-            f"- `{log.exec_id}` {log.status} in {log.duration_ms:.0f} ms"
-            + (f": {log.error_message}" if log.error_message else "")
-            for log in detail.deliveries
-        ]
+        lines = []
+        for log in detail.deliveries:
+            error = f": {log.error_message}" if log.error_message else ""
+            lines.append(f"- `{log.exec_id}` {log.status} in {log.duration_ms:.0f} ms{error}")
+            for action in log.actions:
+                where = action.get("channel") or action.get("target") or action.get("action_type")
+                tries = len(action.get("attempts") or [])
+                lines.append(f"    - {where}: {action.get('status')} after {tries} attempt(s)")
         self._deliveries.object = "\n".join(lines) or "No deliveries."
 
     # -- widgets -> state ---------------------------------------------------------------

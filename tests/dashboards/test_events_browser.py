@@ -55,6 +55,7 @@ def test_event_arrives_live_opens_and_is_acked_in_the_ui(
     detail.get_by_text("web-7").wait_for()
     wait_for(lambda: api.event(event_id).deliveries, timeout=10)
     detail.get_by_text("Deliveries", exact=True).click()
+    detail.get_by_text(f"{service.url('/hook')}: success after 1 attempt(s)").wait_for()
     screenshot("detail")
 
     page.get_by_label("Operator").fill("kim")
