@@ -52,7 +52,7 @@ def _rule_list(state: BuilderState) -> pn.Column:
     new.on_click(lambda _e: state.new_rule())  # no server call: on the loop
 
     listing = pn.widgets.RadioButtonGroup(
-        options=state.rule_names,
+        options=state.rule_list,
         value=state.selected,
         orientation="vertical",
         color="light",
@@ -65,7 +65,7 @@ def _rule_list(state: BuilderState) -> pn.Column:
             await asyncio.to_thread(state.select, event.new)
 
     def shown(*_events: Any) -> None:
-        listing.param.update(options=state.rule_names, value=state.selected)
+        listing.param.update(options=state.rule_list, value=state.selected)
 
     listing.param.watch(chosen, "value")
     state.param.watch(shown, ["rules", "selected"])

@@ -206,14 +206,21 @@ class BuilderState(param.Parameterized):
 
     @property
     def rule_names(self) -> dict[str, str]:
-        """``"name (trigger_type)"`` -> rule_id for the list on the left; an inactive rule
-        is marked ``· draft`` (guide Lab 1)."""
-        names = {}
-        for rule in self.rules:
-            extra = rule.model_dump()
-            label = f"{rule.rule_name} ({extra.get('trigger_type', '?')})"
-            names[label if extra.get("is_active") else f"{label} · draft"] = rule.rule_id
-        return names
+        """``"name (trigger_type)"`` -> rule_id."""
+        return {
+            f"{r.rule_name} ({r.model_dump().get('trigger_type', '?')})": r.rule_id
+            for r in self.rules
+        }
+
+    @property
+    def rule_list(self) -> dict[str, str]:
+        """The list on the left: :attr:`rule_names`, an inactive rule marked ``· draft``
+        (guide Lab 1)."""
+        active = {r.rule_id: bool(r.model_dump().get("is_active")) for r in self.rules}
+        return {
+            label if active[rule_id] else f"{label} · draft": rule_id
+            for label, rule_id in self.rule_names.items()
+        }
 
     def new_rule(self) -> None:
         """``New Rule``: empty editors, nothing selected."""

@@ -95,14 +95,14 @@ def test_lab8_form_preview_save_and_reload(state: BuilderState) -> None:
     assert state.save_form(), state.error
     assert state.message == "Rule created from form."
     assert state.selected is not None
-    assert "production_server_monitor (metric) · draft" in state.rule_names
+    assert "production_server_monitor (metric) · draft" in state.rule_list
     # Lab 11: what the API returns is what the form made
     stored = state._api().rule(state.selected).model_dump(mode="json")
     assert {k: stored[k] for k in form.document()} == form.document()
     # choosing the rule again shows it in the JSON Editor
     state.new_rule()
     assert state.form.rule_name == "" and state.editor.trigger_spec_text == "{}"
-    state.select(state.rule_names["production_server_monitor (metric) · draft"])
+    state.select(state.rule_names["production_server_monitor (metric)"])
     assert json.loads(state.editor.trigger_spec_text) == LAB8_PREVIEW["trigger_spec"]
     assert state.editor.rule_name == "production_server_monitor"
     assert state.form.document()["composite_condition"] == LAB8_PREVIEW["composite_condition"]
@@ -112,7 +112,7 @@ def test_lab8_form_preview_save_and_reload(state: BuilderState) -> None:
     assert state.message == "Rule updated (version 2)."
     state._api().activate(state.selected)
     state.refresh()
-    assert "production_server_monitor (metric)" in state.rule_names  # active: no draft mark
+    assert "production_server_monitor (metric)" in state.rule_list  # active: no draft mark
     # a second rule of the same name is refused by the server, with its answer shown
     state.new_rule()
     fill_lab8(state.form)
@@ -238,7 +238,7 @@ def test_lab2_json_editor_simulate_trigger_and_logs(state: BuilderState, hook: F
     assert state.save_json(), state.error
     assert (
         state.message == "Rule created."
-        and "critical_error_event (event) · draft" in state.rule_names
+        and "critical_error_event (event) · draft" in state.rule_list
     )
 
     state.simulate()
