@@ -12,6 +12,7 @@ import pytest
 from dashboards.serve import REGISTRY, available, parse_target, standalone_settings
 from server.app import create_app
 from server.settings import Settings
+from tests.dashboards.conftest import chromium_path
 from tests.server.conftest import no_sleep, serving
 
 OWN = ["/cep-events", "/cep-channels", "/cep-observability"]
@@ -65,3 +66,11 @@ def test_pages_need_an_api_key_when_keys_are_set(sqlite_url: str) -> None:
         assert httpx.get(f"{base}/cep-channels").status_code == 401
         page = httpx.get(f"{base}/cep-channels", headers={"X-API-Key": "view-key"}, timeout=20)
         assert page.status_code == 200 and "CEP channels" in page.text
+
+
+def test_missing_chromium_fails_the_browser_tests_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on it
+    with pytest.raises(pytest.fail.Exception, match=re.escape("apt-get install -y chromium")):
+        chromium_path()
