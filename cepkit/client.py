@@ -52,6 +52,7 @@ from cepkit.plan import check_rule
 from cepkit.simulate import SimulationResult
 from cepkit.store.deliveries import StoredDeadLetter
 from cepkit.store.events import EventChange, EventPage, StoredEvent
+from server.checks import Checklist
 from server.routes.channels import ChannelOut, ChannelStatus, ChannelStatusList, ChannelTypes
 from server.routes.deliveries import DeadLetterList, RetryResult
 from server.routes.events import BulkAckResult, EventDetail, LabelList
@@ -59,7 +60,7 @@ from server.routes.rule_ops import AnomalyStatus, LogList, RuntimeCounters, Trig
 from server.runner import IngestResult
 from server.scheduler import SchedulerStatus
 from server.schemas import RuleFormCreated, RuleList, RulePublic, RuleVersionList
-from server.stats import Checklist, Stats
+from server.stats import Stats
 
 __all__ = [
     "AckFilter",

@@ -22,7 +22,8 @@ import param
 
 from cepkit.client import Client
 from cepkit.errors import ClientError
-from server.stats import Checklist, Stats
+from server.checks import Checklist
+from server.stats import Stats
 
 __all__ = [
     "AVG_TARGET_MS",

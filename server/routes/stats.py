@@ -22,9 +22,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
+from server.checks import Checklist, collect_checks
 from server.deps import ClockDep, MaybeLiveDep, TenantDep
 from server.live import LiveServices
-from server.stats import Checklist, Stats, collect_checks, collect_stats, period_of
+from server.stats import Stats, collect_stats, period_of
 
 __all__ = ["router"]
 

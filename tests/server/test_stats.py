@@ -18,16 +18,9 @@ from cepkit.clock import FakeClock
 from cepkit.firing import Firing
 from cepkit.store import ExecutionLog
 from server.app import create_app
+from server.checks import compute_checks, scheduler_health
 from server.settings import Settings
-from server.stats import (
-    AckBacklog,
-    EventFacts,
-    channel_stats,
-    compute_checks,
-    compute_stats,
-    period_of,
-    scheduler_health,
-)
+from server.stats import AckBacklog, EventFacts, channel_stats, compute_stats, period_of
 from tests.server.conftest import drain, live_of
 
 CPU_RULE: dict[str, Any] = {
