@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from cepkit.client import Client
 from tests.fakes import FakeService, service
 from tests.server.conftest import wait_for
@@ -247,11 +249,20 @@ def test_lab2_json_editor_simulate_trigger_and_ack(
     screenshot("logs")
 
     page.goto(f"{live_server}/cep-events")
+    page.get_by_text("● live").wait_for()  # the console's session is up and following
     row = page.locator(".tabulator-row").filter(has_text="critical_error_event")
     row.wait_for()
-    row.click()
     detail = page.locator(".cep-event-detail")
-    detail.get_by_text("Severity", exact=True).wait_for()
+    severity = detail.get_by_text("Severity", exact=True)
+
+    for _attempt in range(3):  # again when a refresh of the grid took the click
+        row.click()
+        try:
+            severity.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    severity.wait_for()
     detail.get_by_text("not acknowledged").wait_for()  # Lab 2: UNACK
     detail.get_by_text("critical_error_event").first.wait_for()
     detail.get_by_text("Payload", exact=True).click()
