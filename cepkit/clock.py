@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+__all__ = ["Clock", "FakeClock", "PinnedClock", "SystemClock"]
 
 
 @runtime_checkable
@@ -61,3 +61,22 @@ class FakeClock:
         if when.tzinfo is None:
             raise ValueError("FakeClock.set needs a timezone-aware datetime")
         self._now = when
+
+
+class PinnedClock:
+    """Another clock's time, except while ``pinned`` is set: then that instant. The live
+    runner and the flow pin a batch's receive time while the batch runs, so an event
+    without a timestamp gets the same time when the batch is replayed after a crash.
+
+    >>> clock = PinnedClock(FakeClock())
+    >>> clock.pinned = datetime(2026, 2, 8, tzinfo=UTC)
+    >>> clock.now().isoformat()
+    '2026-02-08T00:00:00+00:00'
+    """
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.pinned: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.pinned if self.pinned is not None else self.base.now()

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -155,19 +156,7 @@ class ActionQueue:
         """A job the stopping server could not run (or finish): a failed log entry, its
         deliveries kept by ``on_timeout``."""
         outcome = await self._cut_off(job, "not run: the server stopped")
-        entry = ExecutionLog.new(
-            exec_id=job.exec_id,
-            tenant=job.tenant,
-            rule_id=job.rule.rule_id,
-            rule_name=job.rule.rule_name,
-            event_id=job.event_id,
-            trigger=job.trigger,
-            status=outcome.status,
-            started_at=self._clock.now(),
-            duration_ms=0.0,
-            error_message=outcome.error_message,
-            actions=outcome.actions,
-        )
+        entry = _entry(job, outcome, self._clock.now(), 0.0)
         try:
             await asyncio.to_thread(self._logs.add, entry)
         except StoreError:  # it was cut off after its own log was written: that one stands
@@ -247,19 +236,7 @@ class ActionQueue:
                 running = None
             except TimeoutError:  # over the rule execution limit: logged now, goes on
                 outcome = ActionsOutcome(status="failed", error_message=self._late_note())
-        entry = ExecutionLog.new(
-            exec_id=outcome.exec_id or job.exec_id,
-            tenant=job.tenant,
-            rule_id=job.rule.rule_id,
-            rule_name=job.rule.rule_name,
-            event_id=job.event_id,
-            trigger=job.trigger,
-            status=outcome.status,
-            started_at=started,
-            duration_ms=round((time.perf_counter() - t0) * 1000.0, 3),
-            error_message=outcome.error_message,
-            actions=outcome.actions,
-        )
+        entry = _entry(job, outcome, started, round((time.perf_counter() - t0) * 1000.0, 3))
         await self._write(entry)
         if self._on_logged is not None:
             self._on_logged(entry)
@@ -312,3 +289,22 @@ class ActionQueue:
         await asyncio.to_thread(self._logs.update, updated)
         if self._on_logged is not None:
             self._on_logged(updated)
+
+
+def _entry(
+    job: Job, outcome: ActionsOutcome, started: datetime, duration_ms: float
+) -> ExecutionLog:
+    """The execution log entry of ``job`` with ``outcome``."""
+    return ExecutionLog.new(
+        exec_id=outcome.exec_id or job.exec_id,
+        tenant=job.tenant,
+        rule_id=job.rule.rule_id,
+        rule_name=job.rule.rule_name,
+        event_id=job.event_id,
+        trigger=job.trigger,
+        status=outcome.status,
+        started_at=started,
+        duration_ms=duration_ms,
+        error_message=outcome.error_message,
+        actions=outcome.actions,
+    )

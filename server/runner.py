@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.batch import EventBatch
-from cepkit.clock import Clock
+from cepkit.clock import Clock, PinnedClock
 from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
@@ -45,7 +45,7 @@ from cepkit.store import EventStore, Journal, RuleStore, StoredEvent, StoredRule
 from cepkit.store.events import Source
 from cepkit.timefields import EventTimeError, parse_event_time
 
-__all__ = ["IngestItemError", "IngestResult", "LiveRunner", "Outcome"]
+__all__ = ["IngestItemError", "IngestResult", "LiveRunner", "Outcome", "item_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +84,6 @@ class Outcome:
     suppressed: list[tuple[Firing, Rule]] = field(default_factory=list)
 
 
-class _PinnedClock:
-    """The app clock, except while a journal entry is processed: then its receive time."""
-
-    def __init__(self, base: Clock) -> None:
-        self.base = base
-        self.pinned: datetime | None = None
-
-    def now(self) -> datetime:
-        return self.pinned if self.pinned is not None else self.base.now()
-
-
 @dataclass
 class _Live:
     stored: StoredRule
@@ -121,7 +110,7 @@ class LiveRunner:
         self._rules = rules
         self._events = events
         self._journal = journal
-        self._clock = _PinnedClock(clock)
+        self._clock = PinnedClock(clock)
         self._checkpoint_seconds = checkpoint_seconds
         self._on_outcome = on_outcome
         self._lock = threading.RLock()
@@ -240,7 +229,7 @@ class LiveRunner:
         good: list[dict[str, Any]] = []
         deep = text is None or _SURROGATE.search(text) is not None  # text JSON may escape
         for index, item in enumerate(items):
-            problem = _item_problem(item, deep=deep)
+            problem = item_problem(item, deep=deep)
             if problem is not None:
                 errors.append(IngestItemError(index=index, path=problem[0], message=problem[1]))
             else:
@@ -384,9 +373,17 @@ class LiveRunner:
                 log.exception("live runner: outcome listener failed")
 
 
-def _item_problem(item: Any, *, deep: bool = True) -> tuple[str, str] | None:
+def item_problem(item: Any, *, deep: bool = True) -> tuple[str, str] | None:
     """(JSON path, message) when an ingest item cannot be accepted; ``deep`` also looks
-    for text that is not valid Unicode (a lone surrogate, which nothing can store)."""
+    for text that is not valid Unicode (a lone surrogate, which nothing can store).
+
+    >>> item_problem({"timestamp": "2026-02-08T10:30:00Z", "cpu": 1}) is None
+    True
+    >>> item_problem([1])
+    ('', 'an event must be a JSON object, not list')
+    >>> item_problem({"timestamp": "soon"})[0]
+    'timestamp'
+    """
     if not isinstance(item, dict):
         return "", f"an event must be a JSON object, not {type(item).__name__}"
     if deep:

@@ -34,9 +34,8 @@ from cepkit.flow.streams import FlowStreams, decode_firing, encode_batch
 from cepkit.rules import Rule, parse_rule
 from cepkit.store import EventStore, RuleStore, StoredEvent
 from cepkit.store.events import Source
-from cepkit.timefields import EventTimeError, parse_event_time
 from server.hub import Hub
-from server.runner import IngestItemError, IngestResult, Outcome
+from server.runner import IngestItemError, IngestResult, Outcome, item_problem
 
 __all__ = ["EmbeddedRedis", "ScaledMode"]
 
@@ -73,27 +72,6 @@ class EmbeddedRedis:
         with contextlib.suppress(redis.RedisError):  # the server closes the connection
             self._server.shutdown(nosave=True)
         self._dir.cleanup()
-
-
-def item_problem(item: Any) -> tuple[str, str] | None:
-    """(JSON path, message) when an ingest item cannot be accepted (as the live runner).
-
-    >>> item_problem({"timestamp": "2026-02-08T10:30:00Z", "cpu": 1}) is None
-    True
-    >>> item_problem([1])
-    ('', 'an event must be a JSON object, not list')
-    """
-    if not isinstance(item, dict):
-        return "", f"an event must be a JSON object, not {type(item).__name__}"
-    raw = item.get("timestamp")
-    if raw is not None:
-        if isinstance(raw, bool):
-            return "timestamp", "timestamp must be ISO-8601 text or epoch seconds/ms"
-        try:
-            parse_event_time(raw, "timestamp")
-        except EventTimeError as exc:
-            return "timestamp", str(exc)
-    return None
 
 
 class ScaledMode:

@@ -38,7 +38,7 @@ from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
-from cepkit.clock import Clock, SystemClock
+from cepkit.clock import Clock, PinnedClock, SystemClock
 from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
@@ -60,17 +60,6 @@ class Work:
     rule: str
     at: float
     events: list[Any]
-
-
-class _PinnedClock:
-    """The flow's clock, except while a batch runs: then the batch's receive time."""
-
-    def __init__(self, base: Clock) -> None:
-        self.base = base
-        self.pinned: datetime | None = None
-
-    def now(self) -> datetime:
-        return self.pinned if self.pinned is not None else self.base.now()
 
 
 class Router:
@@ -145,7 +134,7 @@ class EngineLogic(StatefulBatchLogic[Work, FiringOut, dict[str, Any]]):
         idle_seconds: float = 0.0,
     ) -> None:
         self.catalog = catalog
-        self.clock = _PinnedClock(clock if clock is not None else SystemClock())
+        self.clock = PinnedClock(clock if clock is not None else SystemClock())
         self.idle_seconds = idle_seconds
         self.rule: FlowRule | None = None
         self.runtime: RuleRuntime | None = None
