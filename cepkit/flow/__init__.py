@@ -6,7 +6,8 @@ live server, one per (rule, group) where the engine says a rule's state is per g
 else one per rule (windowed rules among them: one watermark per rule); over the same
 events it gives the same firings, ids included, with any number of workers. With
 recovery on, a killed flow restarted on the same recovery directory loses no firing and
-the state counts every event once (re-emitted firings repeat their ids). Modules: :mod:`~cepkit.flow.streams` (Redis layout, producer, reader),
+the state counts every event once (re-emitted firings repeat their ids). Modules:
+:mod:`~cepkit.flow.streams` (Redis layout, producer, reader),
 :mod:`~cepkit.flow.rules`, :mod:`~cepkit.flow.source`, :mod:`~cepkit.flow.logic`,
 :mod:`~cepkit.flow.sink`, :mod:`~cepkit.flow.dataflow`.
 """
