@@ -20,6 +20,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 from cepkit.errors import CepkitError, RuleError, RuleValidationError
@@ -213,7 +214,26 @@ def _serve(args: argparse.Namespace) -> int:
     _out(f"  rules        {base}/cep/rules")
     _out(f"  database     {settings.db}")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        """On SIGTERM/SIGINT the SSE streams end at once, so they never hold the
+        shutdown up (uvicorn waits for open responses before the app's shutdown)."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            live = getattr(app.state, "live", None)
+            if live is not None:
+                live.hub.close()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,  # anything else still open is cut off then
+    )
+    Server(config).run()
     return 0
 
 

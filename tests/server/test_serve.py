@@ -67,3 +67,48 @@ def test_uvicorn_serves_the_rules_api(tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_cepkit_serve_stops_promptly_with_an_sse_client_connected(tmp_path: Path) -> None:
+    """SIGTERM while a client streams /cep/events/stream: the stream ends at once and the
+    server shuts down cleanly, well before uvicorn's 5 s cut-off."""
+    port = free_port()
+    env = {**os.environ, "CEPKIT_DASHBOARDS": "false"}
+    log_path = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "cepkit.cli", "serve", "--db", str(tmp_path / "s.db")]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            timeout = httpx.Timeout(5, read=30)
+            with httpx.Client(base_url=base, timeout=timeout) as client:
+                while True:
+                    try:
+                        client.get("/cep/rules").raise_for_status()
+                        break
+                    except httpx.TransportError:
+                        assert process.poll() is None and time.monotonic() < deadline
+                        time.sleep(0.1)
+                with client.stream("GET", "/cep/events/stream") as stream:
+                    lines = stream.iter_lines()
+                    assert next(lines) == ": connected"
+                    started = time.monotonic()
+                    process.terminate()
+                    remaining = list(lines)  # the server ends the stream
+                    process.wait(timeout=10)  # uvicorn re-raises SIGTERM once shut down
+                    took = time.monotonic() - started
+            assert took < 4.0, took
+            assert all(line.startswith(("retry", ":")) or not line for line in remaining)
+            output = log_path.read_text()
+            assert "Application shutdown complete" in output and "Traceback" not in output
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

@@ -104,15 +104,15 @@ def test_new_events_and_acks_arrive_on_the_stream_and_resume_works(base: str) ->
             "/cep/ingest",
             json=[{"timestamp": t, "host": "b", "cpu_usage": 99} for t in (120, 180)],
         ).json()["event_ids"]
-        resumed = Reader(base, **{"Last-Event-ID": last_seen})
+        resumed = Reader(base, params={"ping_seconds": 0.2}, **{"Last-Event-ID": last_seen})
         try:
             missed = [json.loads(resumed.next(kind="created")["data"]) for _ in more]
             assert [e["event_id"] for e in missed] == more
         finally:
             resumed.close()
-        by_query = Reader(base, params={"last_event_id": 0})
+        by_query = Reader(base, params={"last_event_id": 0, "ping_seconds": 0.2})
         try:
-            kinds = [by_query.next().get("event") for _ in range(5)][1:]
+            kinds = [f.get("event") for f in (by_query.next() for _ in range(8)) if "id" in f][:4]
             assert kinds == ["created", "acked", "created", "created"]
         finally:
             by_query.close()
