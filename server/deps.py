@@ -28,33 +28,37 @@ __all__ = [
 ]
 
 
-def get_store(request: Request) -> RuleStore:
+async def get_store(request: Request) -> RuleStore:
     """The rule store opened by the app's lifespan, seen by the caller's tenant."""
-    return TenantRuleStore(cast(RuleStore, request.app.state.store), get_tenant(request))
+    return TenantRuleStore(cast(RuleStore, request.app.state.store), _tenant(request))
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     return cast(Settings, request.app.state.settings)
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The app's clock."""
     return cast(Clock, request.app.state.clock)
 
 
-def get_live(request: Request) -> LiveServices:
+async def get_live(request: Request) -> LiveServices:
     """The live runner, event store, logs and action queue started by the lifespan."""
     return cast(LiveServices, request.app.state.live)
 
 
-def live_or_none(request: Request) -> LiveServices | None:
+async def live_or_none(request: Request) -> LiveServices | None:
     """The live services when the app has them (rule edits tell the runner)."""
     return cast(LiveServices | None, getattr(request.app.state, "live", None))
 
 
-def get_tenant(request: Request) -> str:
+async def get_tenant(request: Request) -> str:
     """The caller's tenant (``default`` without API keys)."""
+    return _tenant(request)
+
+
+def _tenant(request: Request) -> str:
     principal = getattr(request.state, "principal", None)
     return principal.tenant if principal is not None else "default"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
@@ -52,7 +52,7 @@ INLINE_ITEMS = 64
     response_model=IngestResult,
     openapi_extra=_BODY,
 )
-async def ingest(live: LiveDep, tenant: TenantDep, request: Request) -> IngestResult:
+async def ingest(live: LiveDep, tenant: TenantDep, request: Request) -> Response:
     """Route each event to every active rule; answers accepted/rejected counts, per-item
     errors (``index``, ``path``, ``message``) and the ids of the events it created."""
     raw = await request.body()
@@ -84,10 +84,15 @@ async def ingest(live: LiveDep, tenant: TenantDep, request: Request) -> IngestRe
     else:
         items, text = [body], None if text is None else f"[{text}]"
     if live.scaled is not None:  # the flow runs the rules (server.scaled)
-        return await live.scaled.ingest(items, tenant=tenant)
+        return _answer(await live.scaled.ingest(items, tenant=tenant))
     runner = live.runner
     if len(items) <= INLINE_ITEMS:
         answer = runner.try_ingest(items, tenant=tenant, text=text)
         if answer is not None:
-            return answer
-    return await run_in_threadpool(runner.ingest, items, tenant=tenant, text=text)
+            return _answer(answer)
+    return _answer(await run_in_threadpool(runner.ingest, items, tenant=tenant, text=text))
+
+
+def _answer(result: IngestResult) -> Response:
+    """The result as JSON (built by the runner already: not validated again)."""
+    return Response(result.model_dump_json(), media_type="application/json")
