@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,6 +106,7 @@ class ActionQueue:
         self._hard_timeout = max(timeout, hard_timeout)
         self._late: dict[asyncio.Task[None], Job] = {}
         self._current: dict[asyncio.Task[None], Job] = {}  # the job each worker runs
+        self._side: set[asyncio.Task[None]] = set()  # suppressed firings being logged
         self._on_logged = on_logged
         self._on_timeout = on_timeout
         self._queue: asyncio.Queue[Job] | None = None
@@ -170,6 +171,32 @@ class ActionQueue:
             return
         loop.call_soon_threadsafe(queue.put_nowait, job)
 
+    def log_suppressed(self, jobs: Sequence[Job]) -> None:
+        """Log suppressed firings (from any thread): nothing runs, so no worker is needed;
+        one transaction writes them all."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.error("action queue not running; %d suppressed logs dropped", len(jobs))
+            return
+        loop.call_soon_threadsafe(self._spawn_suppressed, list(jobs))
+
+    def _spawn_suppressed(self, jobs: list[Job]) -> None:
+        task = asyncio.create_task(self._log_suppressed(jobs))
+        self._side.add(task)
+        task.add_done_callback(self._side.discard)
+
+    async def _log_suppressed(self, jobs: list[Job]) -> None:
+        now = self._clock.now()
+        suppressed = ActionsOutcome(status="suppressed")
+        entries = [_entry(job, suppressed, now, 0.0) for job in jobs]
+        try:
+            await asyncio.to_thread(self._logs.add_many, entries)
+        except Exception:  # the firings are counted by the engine; the logs are lost
+            log.exception("could not log %d suppressed firings", len(entries))
+            return
+        if self._on_logged is not None and entries:
+            self._on_logged(entries[-1])
+
     def pending(self) -> int:
         """Jobs waiting for a worker."""
         return self._queue.qsize() if self._queue is not None else 0
@@ -178,8 +205,8 @@ class ActionQueue:
         """Wait until every queued job has been logged (late deliveries included)."""
         if self._queue is not None:
             await self._queue.join()
-        while self._late:
-            await asyncio.wait(list(self._late))
+        while self._late or self._side:
+            await asyncio.wait([*self._late, *self._side])
 
     async def run_now(self, job: Job) -> ExecutionLog:
         """Run one job here and now (manual trigger) and return its log."""

@@ -132,8 +132,13 @@ class LiveServices:
         for event, firing, rule in outcome.events:
             trigger: ExecTrigger = "schedule" if event.source == "schedule" else "ingest"
             self.actions.submit(Job(rule, firing, event.event_id, trigger, tenant=event.tenant))
-        for firing, rule in outcome.suppressed:
-            self.actions.submit(Job(rule, firing, None, "ingest"))
+        if outcome.suppressed:  # nothing to run: logged together, off the workers
+            self.actions.log_suppressed(
+                [
+                    Job(rule, firing, None, "ingest", tenant=t)
+                    for firing, rule, t in outcome.suppressed
+                ]
+            )
 
     async def _chain(self, rule_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A ``trigger`` action: the chained rule evaluates the payload as an event; what

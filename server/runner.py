@@ -78,10 +78,11 @@ class IngestResult(BaseModel):
 @dataclass(frozen=True)
 class Outcome:
     """What one batch or tick produced: the new events (with their firings), suppressed
-    firings, and the rules that produced them (for the action dispatcher)."""
+    firings with their rule and tenant, and the rules that produced them (for the action
+    dispatcher)."""
 
     events: list[tuple[StoredEvent, Firing, Rule]] = field(default_factory=list)
-    suppressed: list[tuple[Firing, Rule]] = field(default_factory=list)
+    suppressed: list[tuple[Firing, Rule, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -348,9 +349,13 @@ class LiveRunner:
         rule_of = {f.firing_id: r for f, r in firings}
         firing_of = {f.firing_id: f for f, _ in firings}
         groups: dict[tuple[str, Source], list[Firing]] = {}
+        suppressed: list[tuple[Firing, Rule, str]] = []
         for firing, rule in firings:
             live = self._live.get(rule.rule_id or "")
             tenant = live.stored.tenant if live is not None else "default"
+            if firing.suppressed:
+                suppressed.append((firing, rule, tenant))
+                continue
             kind: Source = "schedule" if rule.trigger_type == "schedule" else source
             groups.setdefault((tenant, kind), []).append(firing)
         stored: list[StoredEvent] = []
@@ -358,7 +363,7 @@ class LiveRunner:
             stored += self._events.add(chunk, source=kind, tenant=tenant)
         return Outcome(
             events=[(e, firing_of[e.event_id], rule_of[e.event_id]) for e in stored],
-            suppressed=[(f, r) for f, r in firings if f.suppressed],
+            suppressed=suppressed,
         )
 
     def _maybe_checkpoint(self) -> None:

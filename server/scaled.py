@@ -215,7 +215,7 @@ class ScaledMode:
                 if (rule := self._rule(firing, event.tenant, rules)) is not None
             ],
             suppressed=[
-                (firing, rule)
+                (firing, rule, tenant)
                 for firing, tenant in suppressed
                 if (rule := self._rule(firing, tenant, rules)) is not None
             ],

@@ -229,7 +229,7 @@ class Scheduler:
             with self._lock:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             raise
-        fired = [(f, r) for _, f, r in outcome.events] + list(outcome.suppressed)
+        fired = [(f, r) for _, f, r in outcome.events] + [(f, r) for f, r, _ in outcome.suppressed]
         with self._lock:
             self.heartbeat = now
             self.ticks += 1

@@ -217,3 +217,26 @@ def test_metadata_addresses_are_denied_and_the_lists_are_settings(
         entry = _deliver(refused, clock, hook)
         assert entry["status"] == "failed" and "127.0.0.1" in entry["error_message"], refused
     assert len(service.hits("/hook")) == 1  # only the allowed delivery reached it
+
+
+def test_suppressed_firings_are_logged_for_their_own_tenant(client: TestClient) -> None:
+    """Three hot events, suppression of 1h: one event, two executions logged as
+    suppressed, all three logs in the rule's tenant (acme sees them, globex does not)."""
+    rule = {
+        "rule_name": "hot",
+        "is_active": True,
+        "trigger_type": "metric",
+        "trigger_spec": {"metric_name": "cpu", "operator": ">", "threshold": 90},
+        "suppression": {"interval": "1h"},
+        "actions": [{"type": "store", "target": "events"}],
+    }
+    acme = as_key("acme-admin-key")
+    rule_id = client.post("/cep/rules", json=rule, headers=acme).json()["rule_id"]
+    hot = [{"timestamp": t, "cpu": 95} for t in (60, 120, 180)]
+    answer = client.post("/cep/ingest", json=hot, headers=acme).json()
+    assert (answer["accepted"], answer["firings"], len(answer["event_ids"])) == (3, 3, 1)
+    drain(client)
+    logs = client.get(f"/cep/rules/{rule_id}/logs", headers=acme).json()["logs"]
+    assert sorted(entry["status"] for entry in logs) == ["success", "suppressed", "suppressed"]
+    other = client.get(f"/cep/rules/{rule_id}/logs", headers=as_key("globex-admin-key"))
+    assert other.status_code == 404 or other.json()["logs"] == []
