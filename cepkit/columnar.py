@@ -410,7 +410,7 @@ class Evaluation:
                 identity=runtime._identity(record),
                 notes=[],
             )
-            log.info(
+            log.debug(
                 "rule %s %s group=%s at=%s id=%s (columnar)",
                 rule.rule_name,
                 "suppressed" if firing.suppressed else "fired",

@@ -371,10 +371,12 @@ class RuleRuntime:
         if self._filters_type:
             spec = self.rule.trigger_spec
             assert isinstance(spec, EventTrigger)
-            passes = batch.mask(
-                ("event_passes_trigger", spec.event_type, spec.source),
-                lambda event: event_passes_trigger(spec, event) is None,
-            )
+            passes = _type_mask(batch, spec)
+            if passes is None:  # the general case: event_passes_trigger on each event
+                passes = batch.mask(
+                    ("event_passes_trigger", spec.event_type, spec.source),
+                    lambda event: event_passes_trigger(spec, event) is None,
+                )
         else:
             passes = None
         check = plan.event_filter
@@ -1024,7 +1026,7 @@ class RuleRuntime:
             self.stats.suppressed += 1
         else:
             self.stats.firings += 1
-        log.info(
+        log.debug(
             "rule %s %s group=%s at=%s id=%s",
             rule.rule_name,
             "recovered" if kind == "recovery" else ("suppressed" if suppressed else "fired"),
@@ -1130,6 +1132,25 @@ class RuleRuntime:
         runtime.stats.late_samples.extend(late)
         runtime.stats.error_samples.extend(errors)
         return runtime
+
+
+def _type_mask(batch: EventBatch, spec: EventTrigger) -> NDArray[np.bool_] | None:
+    """:func:`event_passes_trigger` over a batch's columns, when they make it plain: every
+    event names its ``event_type`` in text (so ``type`` is never consulted), and
+    ``source`` is text or absent. None otherwise (the caller asks event by event)."""
+    passes = np.ones(len(batch), dtype=bool)
+    if spec.event_type is not None:
+        kinds = batch.strings("event_type")
+        if kinds is None or any(k.__class__ is not str for k in kinds):
+            return None
+        passes &= kinds == spec.event_type
+    if spec.source is not None:
+        sources = batch.strings("source")
+        if sources is None:
+            return None
+        absent = np.fromiter((s.__class__ is not str for s in sources), bool, len(sources))
+        passes &= (sources == spec.source) | absent
+    return passes
 
 
 def _finite(value: float) -> float | None:

@@ -112,7 +112,7 @@ class ActionQueue:
         self._queue: asyncio.Queue[Job] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._unwritten: list[tuple[ExecutionLog, asyncio.Future[None]]] = []
+        self._unwritten: list[tuple[tuple[ExecutionLog, ...], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -190,7 +190,7 @@ class ActionQueue:
         suppressed = ActionsOutcome(status="suppressed")
         entries = [_entry(job, suppressed, now, 0.0) for job in jobs]
         try:
-            await asyncio.to_thread(self._logs.add_many, entries)
+            await self._write(*entries)
         except Exception:  # the firings are counted by the engine; the logs are lost
             log.exception("could not log %d suppressed firings", len(entries))
             return
@@ -212,11 +212,12 @@ class ActionQueue:
         """Run one job here and now (manual trigger) and return its log."""
         return await self._execute(job)
 
-    async def _write(self, entry: ExecutionLog) -> None:
-        """Log ``entry`` durably; entries that arrive while a write is in flight are
-        written together by the next one (group commit: one transaction, one thread hop)."""
+    async def _write(self, *entries: ExecutionLog) -> None:
+        """Log ``entries`` durably; entries that arrive while a write is in flight are
+        written together by the next one (group commit: one transaction, one thread hop,
+        and never two writers racing for the database)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._unwritten.append((entry, future))
+        self._unwritten.append((entries, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         await future
@@ -225,7 +226,8 @@ class ActionQueue:
         while self._unwritten:
             batch, self._unwritten = self._unwritten, []
             try:
-                await asyncio.to_thread(self._logs.add_many, [entry for entry, _ in batch])
+                rows = [entry for entries, _ in batch for entry in entries]
+                await asyncio.to_thread(self._logs.add_many, rows)
             except Exception as exc:  # each waiting execution sees the failure
                 for _, future in batch:
                     if not future.done():

@@ -178,3 +178,35 @@ def test_columns_are_exact_or_refused() -> None:
     np.testing.assert_array_equal(column, [1.0, 2.5, math.nan])
     assert small.column("z") == (True, None)
     assert EventBatch([{"s": "a"}, {"s": 1}]).column("s") == (False, None)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["error", "metric", "warn"]),
+            st.sampled_from(["api", "db", None, ABSENT]),
+            st.sampled_from(["critical", "warning"]),
+        ),
+        min_size=32,
+        max_size=80,
+    )
+)
+def test_typed_events_filter_by_columns_as_the_loop_does(
+    rows: list[tuple[str, Any, str]],
+) -> None:
+    """Every event names its event_type: the type/source filter reads the columns (a
+    null source, which the columns cannot hold, sends the batch to the loop)."""
+    stream = []
+    for i, (kind, source, severity) in enumerate(rows):
+        event: dict[str, Any] = {"timestamp": T0 + i, "event_type": kind, "severity": severity}
+        if source is not ABSENT:
+            event["source"] = source
+        stream.append(event)
+    spec = {
+        "event_type": "error",
+        "source": "api",
+        "conditions": [{"field": "severity", "op": "==", "value": "critical"}],
+    }
+    rule = {"rule_name": "api_errors", "trigger_type": "event", "trigger_spec": spec}
+    compare(rule, stream, 1000)
