@@ -101,7 +101,11 @@ class LiveServices:
             on_outcome=self._on_outcome,
         )
         self.poller = MetricPoller(
-            self.runner, PollStore(store.engine), clock=clock, check_seconds=tick_seconds
+            self.runner,
+            PollStore(store.engine),
+            clock=clock,
+            check_seconds=tick_seconds,
+            gate=self._leading,
         )
         self.scheduler = Scheduler(
             self.runner,
@@ -162,10 +166,25 @@ class LiveServices:
         if self.tick_seconds > 0:
             self._ticker = asyncio.create_task(self._tick_forever())
 
+    async def _leading(self) -> bool:
+        """In scaled mode only the replica holding the lease schedules and polls."""
+        if self.scaled is None:
+            return True
+        try:
+            return await self.scaled.lead(max(3.0, 3 * self.tick_seconds))
+        except Exception:  # Redis away: nobody leads until it is back
+            log.exception("scheduler lease")
+            return False
+
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.tick_seconds)
             try:
+                if self.scaled is not None:  # rules may have been changed on another replica
+                    await asyncio.to_thread(self.runner.reload)
+                if not await self._leading():
+                    self.scheduler.standby()
+                    continue
                 await asyncio.to_thread(self.scheduler.tick)
             except Exception:  # the ticker must survive a bad tick
                 log.exception("live runner tick failed")

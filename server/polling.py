@@ -22,6 +22,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -181,8 +182,10 @@ class MetricPoller:
         min_interval: float = 1.0,
         max_raw_chars: int = 2000,
         transport: httpx.AsyncBaseTransport | None = None,
+        gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.snapshots = snapshots
+        self._gate = gate  # the background loop polls only while it answers True
         self._runner = runner
         self._clock = clock
         self._check_seconds = check_seconds
@@ -233,6 +236,8 @@ class MetricPoller:
         while True:
             await asyncio.sleep(self._check_seconds)
             try:
+                if self._gate is not None and not await self._gate():
+                    continue
                 await self._launch(self._clock.now())
             except Exception:  # the poller must survive a bad round
                 log.exception("metric poller: round failed")

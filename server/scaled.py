@@ -74,6 +74,16 @@ class EmbeddedRedis:
         self._dir.cleanup()
 
 
+#: renew the lease when it is ours, else take it when it is free (atomically)
+_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+
 class ScaledMode:
     """Ingest to the flow, firings from the flow, SSE wake-ups over pub/sub."""
 
@@ -91,6 +101,7 @@ class ScaledMode:
     ) -> None:
         self.streams = FlowStreams(url=url, prefix=prefix)
         self.channel = f"{prefix}events"
+        self.leader_key = f"{prefix}scheduler:leader"
         self._events = events
         self._rules = rules
         self._hub = hub
@@ -121,6 +132,16 @@ class ScaledMode:
             asyncio.create_task(self._consume_forever()),
             asyncio.create_task(self._listen(pubsub)),
         ]
+
+    async def lead(self, lease_seconds: float) -> bool:
+        """Whether this replica runs the scheduler and the metric poller now: one replica
+        holds a lease in Redis and renews it; another takes over when it lapses."""
+        if self._client is None:
+            return False
+        held = await self._client.eval(
+            _LEASE, 1, self.leader_key, self.consumer, max(1, int(lease_seconds * 1000))
+        )
+        return bool(held)
 
     async def stop(self) -> None:
         """Stop the tasks and disconnect."""

@@ -136,6 +136,10 @@ class SchedulerStatus(BaseModel):
     missed_runs: int
     next_run: datetime | None
     last_error: str | None
+    leading: bool = Field(
+        default=True,
+        description="False on a standby replica (scaled mode): another one schedules and polls.",
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -202,6 +206,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self.started_at = clock.now()
         self.heartbeat: datetime | None = None
+        self.leading = True
         self.ticks = 0
         self.last_error: str | None = None
         self._running = False
@@ -231,6 +236,7 @@ class Scheduler:
             raise
         fired = [(f, r) for _, f, r in outcome.events] + [(f, r) for f, r, _ in outcome.suppressed]
         with self._lock:
+            self.leading = True
             self.heartbeat = now
             self.ticks += 1
             self.last_error = None
@@ -241,6 +247,13 @@ class Scheduler:
                         self._fired[firing.rule_id] = firing.event_time
         self._note_started_schedules()
         return outcome
+
+    def standby(self) -> None:
+        """A tick on a standby replica (scaled mode, another replica holds the lease): the
+        heart beats, nothing is scheduled or polled here."""
+        with self._lock:
+            self.leading = False
+            self.heartbeat = self._clock.now()
 
     def _note_started_schedules(self) -> None:
         """Count the runs skipped when a schedule rule's runtime started (once per runtime)."""
@@ -372,12 +385,13 @@ class Scheduler:
         now = self._clock.now()
         owned = self.owned(now)
         with self._lock:
-            heartbeat, ticks, running, started, error = (
+            heartbeat, ticks, running, started, error, leading = (
                 self.heartbeat,
                 self.ticks,
                 self._running,
                 self.started_at,
                 self.last_error,
+                self.leading,
             )
         age = _seconds(now - heartbeat) if heartbeat is not None else None
         lag = max((r.lag_seconds for r in owned), default=0.0)
@@ -389,7 +403,7 @@ class Scheduler:
             problems.append("no tick yet")
         elif age > self._stale_after:
             problems.append(f"the last tick was {age:g} s ago")
-        if lag > self._stale_after:
+        if lag > self._stale_after and leading:  # a standby runs nothing: it cannot lag
             problems.append(f"a due run is {lag:g} s late")
         if error is not None:
             problems.append(f"the last tick failed: {error}")
@@ -411,4 +425,5 @@ class Scheduler:
             missed_runs=missed,
             next_run=min(next_runs) if next_runs else None,
             last_error=error,
+            leading=leading,
         )

@@ -7,6 +7,7 @@ replica stores it, and an SSE client on replica B sees it (woken through pub/sub
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -23,7 +24,10 @@ from server.app import create_app
 from server.live import LiveServices
 from server.settings import Settings
 from tests.conftest import PG_URL
+from tests.fakes import FakeService, service
 from tests.server.conftest import client_for, serving, wait_for
+
+__all__ = ["service"]  # the fake-service fixture, used by name
 
 RULE: dict[str, Any] = {
     "rule_name": "cpu_over_90",
@@ -137,3 +141,72 @@ def test_embedded_redis_takes_ingest_to_the_stream(sqlite_url: str) -> None:
         assert json.loads(fields[b"events"]) == [{"host": "a", "cpu_usage": 1}]
     with pytest.raises(ValueError, match="scaled mode needs redis_url"):
         LiveServices(live.store, clock=FakeClock(), mode="scaled")
+
+
+def test_one_replica_schedules_and_polls_and_another_takes_over(
+    pg_clean_schema: str, redis_server: str, redis_prefix: str, service: FakeService
+) -> None:
+    """Two scaled replicas share a lease in Redis: only its holder polls a metric rule's
+    endpoint (the other reports itself a healthy standby); when the holder stops, the
+    lease lapses and the other replica takes it over and polls."""
+    metrics = service.route("/metrics", 200, body='{"data": {"cpu": 42}}')
+    settings = _settings(pg_clean_schema, redis_server, redis_prefix).model_copy(
+        update={"tick_seconds": 0.1}
+    )
+    rule = {
+        "rule_name": "polled_cpu",
+        "is_active": True,
+        "trigger_type": "metric",
+        "trigger_spec": {
+            "endpoint": metrics,
+            "value_path": "data.cpu",
+            "metric_name": "cpu",
+            "operator": ">",
+            "threshold": 90,
+            "interval": "1s",
+        },
+        "actions": [{"type": "store", "target": "events"}],
+    }
+    with contextlib.ExitStack() as stack:
+        a = stack.enter_context(serving(create_app(settings, clock=FakeClock())))
+        b_stack = contextlib.ExitStack()
+        b = b_stack.enter_context(serving(create_app(settings, clock=FakeClock())))
+        with client_for(a) as api:
+            assert api.post("/cep/rules", json=rule).status_code == 201
+
+        def roles() -> dict[str, bool]:
+            out = {}
+            for name, base in (("a", a), ("b", b)):
+                with client_for(base) as api:
+                    status = api.get("/cep/scheduler/status").json()
+                    assert status["healthy"], status
+                    out[name] = status["leading"]
+            return out
+
+        wait_for(lambda: len(service.hits("/metrics")) >= 1)
+
+        def split() -> dict[str, bool] | None:
+            found = roles()
+            return found if sorted(found.values()) == [False, True] else None
+
+        leading = wait_for(split)
+        polls = {}
+        for name, base in (("a", a), ("b", b)):
+            with client_for(base) as api:
+                [polled] = api.get("/cep/scheduler/metric-polling").json()["rules"]
+                polls[name] = polled["polls"]
+        leader = "a" if leading["a"] else "b"
+        assert polls[leader] >= 1 and polls["b" if leader == "a" else "a"] == 0
+        if leader == "b":  # stop the leader, then the other replica must take over
+            b_stack.close()
+            wait_for(lambda: _leads(a), timeout=15)
+        else:
+            stack.close()
+            wait_for(lambda: _leads(b), timeout=15)
+        b_stack.close()
+
+
+def _leads(base: str) -> bool:
+    with client_for(base) as api:
+        leading: bool = api.get("/cep/scheduler/status").json()["leading"]
+        return leading
