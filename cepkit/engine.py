@@ -571,7 +571,8 @@ class RuleRuntime:
         """The group ``event`` falls in, for running one runtime per group elsewhere
         (the Bytewax flow); None when this rule's state spans groups, so it must see
         every event in one runtime: no group-by, a schedule, enrichment, suppression
-        keyed beyond the group-by fields, or windows (a rule has one watermark, moved by
+        whose key does not include every group-by field (one suppression state would
+        span groups), or windows (a rule has one watermark, moved by
         every group's events: split by group, windows would close at other times and
         other events would be late).
 
@@ -591,7 +592,7 @@ class RuleRuntime:
             not fields
             or self.plan.mode != "event"
             or self._enricher is not None
-            or (policy is not None and not set(policy.key) <= set(fields))
+            or (policy is not None and not set(fields) <= set(policy.key))
         ):
             return None
         if self._simple_groups and not self._narrows:

@@ -84,11 +84,22 @@ def test_out_of_order_groups_give_replays_late_events_and_windows(streams: FlowS
         "window_config": {"type": "tumbling", "size": "1m"},
         "aggregation": [{"type": "count", "group_by": ["host"]}],
     }
-    documents = [per_minute, *({**d, "rule_id": d["rule_name"]} for d in RULES[1:3])]
+    once_an_hour = {  # per host, but suppressed for the whole rule: one state
+        **RULES[1],
+        "rule_name": "cpu_point_once",
+        "trigger_spec": {"metric_name": "cpu_usage", "operator": ">", "threshold": 30},
+        "suppression": {"interval": "20m"},
+    }
+    documents = [
+        per_minute,
+        *({**d, "rule_id": d["rule_name"]} for d in [*RULES[1:3], once_an_hour]),
+    ]
     frame = metrics(minutes=60, hosts=2)
     frame.loc[frame["host"] == "h01", "timestamp"] -= 150.0
     result = replay(documents, frame)
     assert result.summary.rules["per_minute"].late == 60  # every h01 event
+    once = [f for f in result.firing_models if f.rule_name == "cpu_point_once"]
+    assert sum(not f.suppressed for f in once) <= 4 < 10 < len(once)  # 1 per 20m per rule
     assert {f.group["host"] for f in result.firing_models if f.rule_name == "per_minute"} == {"h00"}
     expected = {f.firing_id: comparable(f) for f in result.firing_models}
     load(streams, events_of(frame), batch=50)
