@@ -515,6 +515,23 @@ class RuleRuntime:
             return self._due_schedules()
         return self._close(self.watermark) if self.plan.mode == "window" else []
 
+    def advance_idle(self, idle_seconds: float) -> list[Firing]:
+        """A windowed rule that got no event for ``idle_seconds`` of wall-clock time: its
+        event time goes on with the clock, so the watermark moves to the largest event
+        time seen plus the idle time (minus the allowed lateness) and what that closes
+        fires. Nothing for other rules, before the first event or without idle time.
+        The live runner's tick and the flow's idle notification both call this.
+
+        >>> rt = RuleRuntime({"rule_name": "n", "trigger_type": "event", "trigger_spec": {},
+        ...     "window_config": {"type": "tumbling", "size": "1m"},
+        ...     "aggregation": [{"type": "count"}]})
+        >>> rt.process({"timestamp": 10}), [f.values for f in rt.advance_idle(50)]
+        ([], [{'count': 1}])
+        """
+        if self.plan.mode != "window" or idle_seconds <= 0 or not math.isfinite(self._max_ts):
+            return []
+        return self.advance(self._max_ts + idle_seconds - self.plan.lateness)
+
     def flush(self) -> list[Firing]:
         """Close every open window (end of a replay); schedules are not extrapolated."""
         if self.plan.mode != "window":

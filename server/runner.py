@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,17 +39,23 @@ from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
 from cepkit.rules import Rule
-from cepkit.rules.parse import format_path, unencodable_text
+from cepkit.rules.parse import format_path, may_hold_surrogates, unencodable_text
 from cepkit.store import EventStore, Journal, RuleStore, StoredEvent, StoredRule
 from cepkit.store.events import Source
 from cepkit.timefields import EventTimeError, parse_event_time
 
-__all__ = ["IngestItemError", "IngestResult", "LiveRunner", "Outcome", "item_problem"]
+__all__ = [
+    "IngestItemError",
+    "IngestResult",
+    "LiveRunner",
+    "Outcome",
+    "check_items",
+    "item_problem",
+]
 
 log = logging.getLogger(__name__)
 
 _SECONDS = 1e11  # beyond this an epoch number is read as milliseconds (still checked)
-_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's escape of a UTF-16 surrogate
 
 
 class IngestItemError(BaseModel):
@@ -226,15 +231,7 @@ class LiveRunner:
     def _ingest(
         self, items: Sequence[Any], tenant: str, text: str | None, *, wait: bool
     ) -> IngestResult | None:
-        errors: list[IngestItemError] = []
-        good: list[dict[str, Any]] = []
-        deep = text is None or _SURROGATE.search(text) is not None  # text JSON may escape
-        for index, item in enumerate(items):
-            problem = item_problem(item, deep=deep)
-            if problem is not None:
-                errors.append(IngestItemError(index=index, path=problem[0], message=problem[1]))
-            else:
-                good.append(item)
+        good, errors = check_items(items, text)
         if not good:
             return IngestResult(accepted=0, rejected=len(errors), errors=errors)
         if not self._lock.acquire(blocking=wait):
@@ -332,12 +329,9 @@ class LiveRunner:
                 rule = runtime.rule
                 if runtime.plan.mode == "schedule":
                     firings.extend((f, rule) for f in runtime.advance(now))
-                elif runtime.plan.mode == "window" and math.isfinite(live.last_arrival):
-                    idle = now - live.last_arrival
-                    seen = runtime.max_event_time
-                    if idle > 0 and math.isfinite(seen):
-                        target = seen + idle - runtime.plan.lateness
-                        firings.extend((f, rule) for f in runtime.advance(target))
+                elif math.isfinite(live.last_arrival):
+                    idle = runtime.advance_idle(now - live.last_arrival)
+                    firings.extend((f, rule) for f in idle)
         finally:
             self._clock.pinned = None
         return self._store(firings, "ingest")
@@ -376,6 +370,24 @@ class LiveRunner:
                 self._on_outcome(outcome)
             except Exception:  # a listener must never break ingest
                 log.exception("live runner: outcome listener failed")
+
+
+def check_items(
+    items: Sequence[Any], text: str | None = None
+) -> tuple[list[dict[str, Any]], list[IngestItemError]]:
+    """The acceptable items of an ingest batch, and an error per refused one (its index,
+    JSON path and why). ``text``, the batch's JSON text when known, spares the search
+    for invalid Unicode unless it escapes a surrogate."""
+    errors: list[IngestItemError] = []
+    good: list[dict[str, Any]] = []
+    deep = text is None or may_hold_surrogates(text)
+    for index, item in enumerate(items):
+        problem = item_problem(item, deep=deep)
+        if problem is not None:
+            errors.append(IngestItemError(index=index, path=problem[0], message=problem[1]))
+        else:
+            good.append(item)
+    return good, errors
 
 
 def item_problem(item: Any, *, deep: bool = True) -> tuple[str, str] | None:

@@ -35,7 +35,7 @@ from cepkit.rules import Rule, parse_rule
 from cepkit.store import EventStore, RuleStore, StoredEvent
 from cepkit.store.events import Source
 from server.hub import Hub
-from server.runner import IngestItemError, IngestResult, Outcome, item_problem
+from server.runner import IngestResult, Outcome, check_items
 
 __all__ = ["EmbeddedRedis", "ScaledMode"]
 
@@ -157,16 +157,12 @@ class ScaledMode:
 
     # -- ingest ------------------------------------------------------------------------
 
-    async def ingest(self, items: Sequence[Any], *, tenant: str) -> IngestResult:
-        """Check the items; the good ones go to the flow's input stream as one batch."""
-        errors: list[IngestItemError] = []
-        good: list[dict[str, Any]] = []
-        for index, item in enumerate(items):
-            problem = item_problem(item)
-            if problem is not None:
-                errors.append(IngestItemError(index=index, path=problem[0], message=problem[1]))
-            else:
-                good.append(item)
+    async def ingest(
+        self, items: Sequence[Any], *, tenant: str, text: str | None = None
+    ) -> IngestResult:
+        """Check the items (as the live runner does); the good ones go to the flow's input
+        stream as one batch."""
+        good, errors = check_items(items, text)
         if good:
             fields = encode_batch(good, at=self._clock.now().timestamp(), tenant=tenant)
             await self._client.xadd(self.streams.inputs()[0], fields)

@@ -13,11 +13,10 @@ by one and accepts the rest of the batch.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from cepkit.rules.parse import format_path, unencodable_text
+from cepkit.rules.parse import format_path, may_hold_surrogates, unencodable_text
 
 __all__ = ["UnicodeTextCheck"]
 
@@ -27,7 +26,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SKIP = ("/cep/ingest",)
 
 
@@ -54,7 +52,7 @@ class UnicodeTextCheck:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        paths = _broken_paths(body) if _SURROGATE.search(body) else []
+        paths = _broken_paths(body) if may_hold_surrogates(body) else []
         if paths:
             await _refuse(send, paths)
             return

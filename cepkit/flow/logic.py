@@ -206,10 +206,8 @@ class EngineLogic(StatefulBatchLogic[Work, FiringOut, dict[str, Any]]):
         if runtime is None or not math.isfinite(runtime.max_event_time):
             return [], StatefulBatchLogic.RETAIN
         now = self.clock.now().timestamp()
-        idle = now - self.last_arrival
         self._advanced_at = now
-        target = runtime.max_event_time + idle - runtime.plan.lateness
-        return self._out(runtime.advance(target)), StatefulBatchLogic.RETAIN
+        return self._out(runtime.advance_idle(now - self.last_arrival)), StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict[str, Any]:
         """The key's state as plain data (pickled by Bytewax recovery)."""

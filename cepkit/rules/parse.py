@@ -17,6 +17,7 @@ unknown operator 'gt'; expected one of: >, <, >=, <=, ==, !=, in, not_in, contai
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,20 @@ def unencodable_text(
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from unencodable_text(item, (*loc, index))
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def may_hold_surrogates(json_text: str | bytes) -> bool:
+    r"""Whether JSON text escapes a UTF-16 surrogate (``\ud800``...): only then can its
+    decoded strings fail :func:`unencodable_text` (a cheap test before the walk).
+
+    >>> may_hold_surrogates(rb'{"a": "\ud83d\ude00"}'), may_hold_surrogates('{"a": 1}')
+    (True, False)
+    """
+    text = json_text.decode("latin-1") if isinstance(json_text, bytes) else json_text
+    return _SURROGATE_ESCAPE.search(text) is not None
 
 
 def parse_rule(document: Mapping[str, Any] | Rule) -> Rule:

@@ -84,7 +84,7 @@ async def ingest(live: LiveDep, tenant: TenantDep, request: Request) -> Response
     else:
         items, text = [body], None if text is None else f"[{text}]"
     if live.scaled is not None:  # the flow runs the rules (server.scaled)
-        return _answer(await live.scaled.ingest(items, tenant=tenant))
+        return _answer(await live.scaled.ingest(items, tenant=tenant, text=text))
     runner = live.runner
     if len(items) <= INLINE_ITEMS:
         answer = runner.try_ingest(items, tenant=tenant, text=text)
