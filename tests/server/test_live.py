@@ -17,11 +17,14 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cepkit.clock import FakeClock
 from cepkit.replay import replay
 from cepkit.store import Journal, create_store
 from server.app import create_app
+from server.routes.ingest import _loads
 from server.settings import Settings
 from tests.server.conftest import drain, live_of, no_sleep
 
@@ -428,6 +431,44 @@ def test_unreadable_bodies_are_refused_with_their_position(app_client: TestClien
     empty = app_client.post("/cep/ingest", content="", headers=headers)
     assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body"]
     assert app_client.get("/cep/events").json()["total"] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(10**30), max_value=10**30)
+        | st.floats()
+        | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    ),
+    st.sampled_from(["utf-8", "utf-16", "utf-32"]),
+)
+def test_bodies_read_as_json_reads_them(value: Any, encoding: str) -> None:
+    """Ingest bodies are read by orjson where it agrees with json (and so with the
+    journal's replay): big integers stay exact, NaN and infinities are read, UTF-16 works."""
+    raw = json.dumps(value).encode(encoding)
+    assert _loads(raw) == json.loads(raw) or value != value  # NaN is not equal to itself
+    assert json.dumps(_loads(raw)) == json.dumps(json.loads(raw))
+
+
+def test_big_integers_nan_and_utf16_bodies_are_ingested_as_json_reads_them(
+    app_client: TestClient,
+) -> None:
+    create(app_client, CPU_RULE)
+    headers = {"content-type": "application/json"}
+    big = 123456789012345678901234567890
+    body = f'[{{"timestamp": 60, "id": {big}, "cpu_usage": 95}}]'
+    assert app_client.post("/cep/ingest", content=body, headers=headers).json()["firings"] == 1
+    body = '[{"timestamp": 61, "x": NaN}, {"timestamp": 61, "x": -Infinity}]'
+    assert app_client.post("/cep/ingest", content=body, headers=headers).json()["accepted"] == 2
+    wide = json.dumps({"timestamp": 62, "host": "서버-1", "cpu_usage": 96}).encode("utf-16")
+    assert app_client.post("/cep/ingest", content=wide, headers=headers).json()["firings"] == 1
+    payloads = [e["payload"] for e in app_client.get("/cep/events").json()["events"]]
+    assert [p.get("id") for p in payloads] == [None, big]  # exact: not 1.2345678901234568e+29
+    assert payloads[0]["host"] == "서버-1"
 
 
 def test_text_that_is_not_unicode_is_refused_with_its_path(app_client: TestClient) -> None:
