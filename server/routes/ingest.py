@@ -9,7 +9,6 @@ journal, so an accepted event survives a crash.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -44,7 +43,10 @@ _BODY: dict[str, Any] = {
 }
 
 
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+#: every byte to a space but digits to "0": a run of 19 digits becomes 19 zeros (this
+#: takes a quarter of orjson's time on a batch; a regular expression took three times it)
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 #: batches up to this size run on the event loop when the runner is free (no thread hop)
 INLINE_ITEMS = 64
@@ -106,7 +108,7 @@ def _loads(raw: bytes) -> Any:
     refuses as before: non-UTF-8 encodings, ``NaN``, lone surrogates (answered with their
     path later), and the position of a syntax error.
     """
-    if _LONG_NUMBER.search(raw):
+    if _LONG_RUN in raw.translate(_DIGITS):
         return json.loads(raw)
     try:
         return orjson.loads(raw)
