@@ -62,7 +62,7 @@ from cepkit.arrays import Chunk, compile_condition
 from cepkit.conditions import Condition, leaves
 from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
-from cepkit.firing import Firing
+from cepkit.firing import Firing, Silence
 from cepkit.operators import ARRAY_OPERATORS, OPERATORS, as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger
@@ -366,6 +366,7 @@ class Evaluation:
     rows: Rows
     times: NDArray[np.float64]
     suppressed: list[bool]
+    silences: list[Silence | None]
     per_day: Counter[str]
     top_groups: Counter[str]
     events_at: EventsAt = field(repr=False)
@@ -407,6 +408,7 @@ class Evaluation:
                 explain=check.explain(record) if check is not None else None,
                 payload=dict(record),
                 suppressed=self.suppressed[i],
+                silence=self.silences[i],
                 identity=runtime._identity(record),
                 notes=[],
             )
@@ -509,12 +511,13 @@ def _finish(
     needs_records = bool(runtime.plan.group_by) or rule.suppression is not None
     records = events_at(rows) if needs_records else None
     suppressed = [False] * len(rows)
+    silences: list[Silence | None] = [None] * len(rows)
     labels: Counter[str] = Counter()
     if records is not None:
         for i, record in enumerate(records):
             group = runtime._group(record)
             group_dict = runtime._groups.get(group, {}) if group != () else {}
-            suppressed[i] = runtime._suppressed(float(times[i]), group_dict, record)
+            suppressed[i], silences[i] = runtime._suppressed(float(times[i]), group_dict, record)
             if not suppressed[i]:
                 labels[_label(group_dict)] += 1
     delivered = len(rows) - sum(suppressed)
@@ -528,6 +531,7 @@ def _finish(
         rows=rows,
         times=times,
         suppressed=suppressed,
+        silences=silences,
         per_day=_per_day(times[keep]),
         top_groups=labels,
         events_at=events_at,

@@ -51,12 +51,12 @@ from cepkit.clock import Clock, SystemClock
 from cepkit.conditions import Condition, EvalProblem, leaves
 from cepkit.durations import parse_duration
 from cepkit.enrichment import Enricher, Resources
-from cepkit.firing import Firing, digest
+from cepkit.firing import Firing, Silence, digest
 from cepkit.operators import ARRAY_OPERATORS, OPERATORS, as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.plan import RulePlan, compile_plan
 from cepkit.rules import EventTrigger, MetricTrigger, Rule, ScheduleTrigger, parse_rule
-from cepkit.timefields import EventTimeError
+from cepkit.timefields import EventTimeError, to_datetime
 from cepkit.windows import Session, Tumbling
 
 __all__ = [
@@ -1020,7 +1020,9 @@ class RuleRuntime:
     ) -> list[Firing]:
         rule = self.rule
         group_dict = self._groups.get(group, {}) if group != () else {}
-        suppressed = kind == "firing" and self._suppressed(ts, group_dict, payload)
+        suppressed, silence = (
+            self._suppressed(ts, group_dict, payload) if kind == "firing" else (False, None)
+        )
         firing = Firing.build(
             rule_key=self.plan.rule_key,
             rule_id=rule.rule_id,
@@ -1034,6 +1036,7 @@ class RuleRuntime:
             explain=explain,
             payload=dict(payload) if payload is not None else None,
             suppressed=suppressed,
+            silence=silence,
             identity=identity,
             kind=kind,
             notes=notes,
@@ -1056,19 +1059,41 @@ class RuleRuntime:
 
     def _suppressed(
         self, ts: float, group: Mapping[str, Any], payload: Mapping[str, Any] | None
-    ) -> bool:
+    ) -> tuple[bool, Silence | None]:
+        """Whether a firing at ``ts`` is suppressed; when it is not (and the rule has a
+        suppression), the :class:`Silence` it opens."""
         policy = self.rule.suppression
         if policy is None:
-            return False
+            return False, None
         key = tuple(
             _hashable(group[k] if k in group else resolve(payload or {}, k)) for k in policy.key
         )
         interval = self._suppress_for
         last = self._last_fired.get(key)
         if last is not None and ts - last < interval:
-            return True
+            return True, None
         self._last_fired[key] = ts
-        return False
+        silence = Silence(
+            key=dict(zip(policy.key, key, strict=True)), until=to_datetime(ts + interval)
+        )
+        return False, silence
+
+    def silences(self) -> list[Silence]:
+        """The suppressions this runtime holds open at its latest event time: one per key
+        whose last firing is less than the rule's interval before it (a late event
+        earlier than a key's last firing is suppressed too)."""
+        policy = self.rule.suppression
+        if policy is None or not self._last_fired:
+            return []
+        now, interval = self._max_ts, self._suppress_for
+        return [
+            Silence(
+                key=dict(zip(policy.key, key, strict=True)),
+                until=to_datetime(last + interval),
+            )
+            for key, last in sorted(self._last_fired.items(), key=lambda item: item[1])
+            if now - last < interval
+        ]
 
     # -- state --------------------------------------------------------------------------
 

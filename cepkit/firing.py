@@ -28,13 +28,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from cepkit.conditions import ExplainGroup, ExplainLeaf
 from cepkit.timefields import to_datetime
 
-__all__ = ["Firing", "digest"]
+__all__ = ["Firing", "Silence", "digest"]
 
 
 def digest(*parts: Any) -> str:
     """A short stable hex digest of JSON-able ``parts`` (keys sorted, non-JSON via str)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=10).hexdigest()
+
+
+class Silence(BaseModel):
+    """The suppression a firing opens: later firings of its rule with the same ``key``
+    values (``{}``: the whole rule) are suppressed until ``until`` (event time)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: dict[str, Any] = Field(default_factory=dict)
+    until: datetime
 
 
 class Firing(BaseModel):
@@ -55,6 +65,7 @@ class Firing(BaseModel):
     explain: ExplainLeaf | ExplainGroup | None = None
     payload: dict[str, Any] | None = None
     suppressed: bool = False
+    silence: Silence | None = None
     notes: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -74,6 +85,7 @@ class Firing(BaseModel):
         kind: Literal["firing", "recovery"] = "firing",
         rule_id: str | None = None,
         suppressed: bool = False,
+        silence: Silence | None = None,
         identity: Any = None,
         notes: list[str] | None = None,
     ) -> Firing:
@@ -98,5 +110,6 @@ class Firing(BaseModel):
             explain=explain,
             payload=payload,
             suppressed=suppressed,
+            silence=silence,
             notes=notes or [],
         )

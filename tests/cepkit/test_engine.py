@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from cepkit.clock import FakeClock
 from cepkit.engine import Engine, RuleRuntime, run
 from cepkit.errors import RuleValidationError
-from cepkit.firing import Firing
+from cepkit.firing import Firing, Silence
+from cepkit.rules import parse_rule
+from cepkit.timefields import to_datetime
 
 GUIDE = Path(__file__).parents[2] / "data" / "rules" / "guide"
 
@@ -323,6 +325,33 @@ def test_suppression_at_most_once_per_interval_per_key() -> None:
         ("b", False),
         ("a", False),
     ]
+
+
+def test_a_firing_names_the_silence_it_opens_and_the_runtime_lists_those_open() -> None:
+    rule = lab("lab2_critical_error_event.json")
+    rule["suppression"] = {"interval": "1h", "key": ["host"]}
+    base = {"severity": "critical", "service": "api-gateway"}
+    runtime = RuleRuntime(parse_rule(rule))
+    fired = [
+        f
+        for t, host in [(0, "a"), (600, "a"), (700, "b"), (3000, "c")]
+        for f in runtime.process({**base, "host": host, "timestamp": t})
+    ]
+    assert [(f.suppressed, f.silence) for f in fired] == [
+        (False, Silence(key={"host": "a"}, until=to_datetime(3600))),
+        (True, None),
+        (False, Silence(key={"host": "b"}, until=to_datetime(4300))),
+        (False, Silence(key={"host": "c"}, until=to_datetime(6600))),
+    ]
+    assert runtime.silences() == [f.silence for f in fired if f.silence]
+    runtime.process({**base, "host": "c", "timestamp": 3650})  # a's hour is over
+    assert [s.key for s in runtime.silences()] == [{"host": "b"}, {"host": "c"}]
+    restored = RuleRuntime.restore(parse_rule(rule), runtime.snapshot())
+    assert restored.silences() == runtime.silences()
+    whole = {**rule, "suppression": {"interval": "5m"}}
+    [first] = RuleRuntime(parse_rule(whole)).process({**base, "host": "a", "timestamp": 0})
+    assert first.silence == Silence(key={}, until=to_datetime(300))
+    assert RuleRuntime(parse_rule(lab("lab2_critical_error_event.json"))).silences() == []
 
 
 def test_schedule_rule_fires_at_cron_instants_in_event_time() -> None:
