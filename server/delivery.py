@@ -1,10 +1,11 @@
 """Real delivery for the live server: the cepkit dispatcher behind the action queue.
 
-:class:`Delivery` owns the HTTP client and the :class:`~cepkit.actions.Dispatcher`
-(channel configurations from the channel store, breakers in memory or, with
-``CEPKIT_REDIS_URL``, in Redis shared by every instance, the default target
-policy, the ``events`` store sink, chained rules through the runner) and adapts its
-results to execution logs; dead letters go to the dead-letter store.
+:class:`Delivery` owns the HTTP client (an aiohttp session made on the loop that
+delivers, closed by ``stop()``) and the :class:`~cepkit.actions.Dispatcher` (channel
+configurations from the channel store, breakers in memory or, with
+``CEPKIT_REDIS_URL``, in Redis shared by every instance, the default target policy,
+the ``events`` store sink, chained rules through the runner) and adapts its results to
+execution logs; dead letters go to the dead-letter store.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import httpx
-
 from cepkit.actions.breaker import BreakerStore, RedisBreakerStore
 from cepkit.actions.dispatch import Dispatcher
 from cepkit.actions.policy import TargetPolicy
 from cepkit.actions.results import ActionResult, ChannelTestResult, ExecutionResult
 from cepkit.actions.sinks import Sink
 from cepkit.channels import ChannelConfig
+from cepkit.channels.http import HttpClient
 from cepkit.clock import Clock
 from cepkit.rules import parse_rule
 from cepkit.store import EventStore, RuleStore
@@ -69,12 +69,12 @@ class Delivery:
         self._sink_clients: list[Any] = []
         self._redis_url = redis_url
         self._redis_prefix = redis_prefix
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpClient | None = None
         self._dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
         """Open the HTTP client and build the dispatcher."""
-        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._client = HttpClient()
         sinks: dict[str, Sink] = {}
         if self._events is not None:
             sinks, self._sink_clients = build_sinks(self._sink_specs, self._events, _TENANT)
@@ -97,7 +97,7 @@ class Delivery:
         )
 
     async def stop(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client (every loop's session) and the sink clients."""
         for client in self._sink_clients:
             await client.aclose()
         self._sink_clients = []

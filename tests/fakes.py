@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
+from cepkit.channels.http import HttpClient
 from cepkit.clock import FakeClock
 from cepkit.firing import Firing
 from cepkit.rules import Rule
@@ -71,9 +71,10 @@ class Request:
 
 
 class FakeService:
-    """An HTTP server answering like the service a test needs."""
+    """An HTTP server answering like the service a test needs (HTTPS with ``tls``, a
+    server context)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -118,6 +119,9 @@ class FakeService:
                 pass  # a client that timed out and left is expected here
 
         self._server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -125,7 +129,7 @@ class FakeService:
         self._thread.start()
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def route(
         self,
@@ -329,9 +333,9 @@ def smtp_ssl(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> Iterator[SmtpServer]
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+async def http() -> AsyncIterator[HttpClient]:
     """An HTTP client closed after the test."""
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         yield client
 
 

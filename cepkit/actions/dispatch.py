@@ -11,7 +11,8 @@ Everything it touches is passed in: the HTTP client, the clock, the sleep functi
 (tests pass one that only records), channel configurations (a lookup by canonical
 name), the breaker store, the target policy, the store sinks, the trigger callback.
 
->>> import asyncio, httpx
+>>> import asyncio
+>>> from cepkit.channels.http import HttpClient
 >>> from cepkit.clock import FakeClock
 >>> from cepkit.firing import Firing
 >>> from cepkit.rules import Rule
@@ -20,7 +21,7 @@ name), the breaker store, the target policy, the store sinks, the trigger callba
 ...     "message": "cpu={{cpu}}"}]})
 >>> firing = Firing.build(rule_key="cpu", rule_name="cpu", severity="high", event_time=0)
 >>> async def main():
-...     async with httpx.AsyncClient() as client:
+...     async with HttpClient() as client:
 ...         dispatcher = Dispatcher(client=client, channels=lambda name: None,
 ...                                 clock=FakeClock())
 ...         return await dispatcher.execute(rule, firing, {"cpu": 92})
@@ -40,8 +41,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import httpx
-
 from cepkit.actions.breaker import BreakerState, BreakerStore, CircuitBreaker, MemoryBreakerStore
 from cepkit.actions.notify import run_notify
 from cepkit.actions.policy import TargetPolicy
@@ -59,6 +58,7 @@ from cepkit.actions.trigger import CHAIN, CHAIN_KEY, run_trigger
 from cepkit.actions.webhook import run_webhook
 from cepkit.channels import ChannelConfig, canonical_channel
 from cepkit.channels.base import Message, Outcome, SendContext
+from cepkit.channels.http import HttpClient
 from cepkit.channels.senders import build_sender
 from cepkit.clock import Clock
 from cepkit.errors import ChannelError, RuleError
@@ -143,7 +143,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         channels: ChannelProvider,
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

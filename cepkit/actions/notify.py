@@ -6,7 +6,8 @@ is open, the message goes once through ``fallback_channel`` (unless that channel
 already delivered it) and both results are kept. A template error fails every
 channel without contacting any (and without a fallback: it would fail the same way).
 
->>> import asyncio, httpx
+>>> import asyncio
+>>> from cepkit.channels.http import HttpClient
 >>> from cepkit.actions import Dispatcher
 >>> from cepkit.clock import FakeClock
 >>> from cepkit.firing import Firing
@@ -16,7 +17,7 @@ channel without contacting any (and without a fallback: it would fail the same w
 ...     "fallback_channel": "Email", "message": "{{severity}} - {{summary}}"}]})
 >>> firing = Firing.build(rule_key="api", rule_name="api", severity="high", event_time=0)
 >>> async def main():
-...     async with httpx.AsyncClient() as client:
+...     async with HttpClient() as client:
 ...         dispatcher = Dispatcher(client=client, channels=lambda name: None,
 ...                                 clock=FakeClock())
 ...         return await dispatcher.execute(rule, firing, {"severity": "critical"})

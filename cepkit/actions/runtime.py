@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from cepkit.actions.breaker import CircuitBreaker
 from cepkit.actions.policy import TargetPolicy
 from cepkit.actions.results import (
@@ -37,6 +35,7 @@ from cepkit.actions.retry import DEFAULT_RETRY, next_delay
 from cepkit.actions.sinks import Sink
 from cepkit.channels import ChannelConfig
 from cepkit.channels.base import Outcome
+from cepkit.channels.http import HttpClient
 from cepkit.clock import Clock
 from cepkit.errors import CircuitOpen
 from cepkit.firing import Firing, digest
@@ -156,7 +155,7 @@ class Delivery:
 class Runtime:
     """Everything an executor may use (built by the dispatcher)."""
 
-    client: httpx.AsyncClient
+    client: HttpClient
     clock: Clock
     sleep: Sleep
     timer: Callable[[], float]

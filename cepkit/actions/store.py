@@ -4,7 +4,8 @@
 An unknown name fails at once; a sink that raises is retried like a channel and has
 its own breaker (``store:<name>``).
 
->>> import asyncio, httpx
+>>> import asyncio
+>>> from cepkit.channels.http import HttpClient
 >>> from cepkit.actions import Dispatcher, ListSink
 >>> from cepkit.clock import FakeClock
 >>> from cepkit.firing import Firing
@@ -14,7 +15,7 @@ its own breaker (``store:<name>``).
 >>> firing = Firing.build(rule_key="cpu", rule_name="cpu", severity="high", event_time=0)
 >>> events = ListSink()
 >>> async def main():
-...     async with httpx.AsyncClient() as client:
+...     async with HttpClient() as client:
 ...         dispatcher = Dispatcher(client=client, channels=lambda name: None,
 ...                                 clock=FakeClock(), sinks={"events": events})
 ...         return await dispatcher.execute(rule, firing, {"host": "web-01"})

@@ -1,7 +1,7 @@
 """What every channel sender is: one attempt to deliver one :class:`Message`.
 
 A sender is built per delivery from its validated configuration and a
-:class:`SendContext` (the HTTP client, the clock, the timeout, a TLS context), and
+:class:`SendContext` (the HTTP client, the clock, the timeout, a TLS context for SMTP), and
 :meth:`Sender.send` makes **one** attempt and returns an :class:`Outcome`; it never
 raises for a failed delivery and never retries: retries, the circuit breaker, target
 checks and secret redaction wrap it (``cepkit.actions``). ``Sender.targets`` names the
@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 from abc import ABC, abstractmethod
@@ -26,10 +27,11 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cepkit.channels import ChannelConfig
+from cepkit.channels.http import HttpClient
 from cepkit.clock import Clock
 
 __all__ = [
@@ -88,9 +90,10 @@ class Outcome(BaseModel):
 
 @dataclass(frozen=True)
 class SendContext:
-    """What a sender may use: the shared HTTP client, the clock, a per-attempt timeout."""
+    """What a sender may use: the shared HTTP client, the clock, a per-attempt timeout
+    (``ssl_context`` is for SMTP; HTTPS is verified by the client's own)."""
 
-    client: httpx.AsyncClient
+    client: HttpClient
     clock: Clock
     timeout: float = 10.0
     ssl_context: ssl.SSLContext | None = None
@@ -173,11 +176,11 @@ class Sender(ABC):
         return secret_values(self.config)
 
 
-def _excerpt(response: httpx.Response) -> str:
+def _excerpt(body: bytes, charset: str | None) -> str:
     """A short, single-line hint from an error body (Slack's ``no_service``, JSON ``message``)."""
     try:
-        text = response.text.strip()
-    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        text = body.decode(charset or "utf-8", errors="replace").strip()
+    except LookupError:  # an unknown charset
         return ""
     if not text or text.startswith("<"):
         return ""
@@ -216,29 +219,87 @@ def outcome_for_status(
     )
 
 
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested (the URL itself is never quoted: it may hold secrets)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port out of range or not a number
+    except ValueError as exc:
+        return str(exc)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and parts.hostname:
+        return None
+    if scheme and "://" in url and scheme not in ("http", "https"):
+        return f"Request URL has an unsupported protocol '{scheme}://'."
+    return "Request URL is missing an 'http://' or 'https://' protocol."
+
+
+def _connection_error(exc: Exception) -> str:
+    """What went wrong, without the request URL that some aiohttp errors quote."""
+    # a malformed response or a proxy's refusal: its message, not its str() (the URL)
+    detail = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    return " ".join(detail.split()) or type(exc).__name__
+
+
 async def http_send(
-    context: SendContext, method: str, url: str, *, what: str = "URL", **request: Any
+    context: SendContext,
+    method: str,
+    url: str,
+    *,
+    what: str = "URL",
+    json: Any = None,
+    content: bytes | str | None = None,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> Outcome:
     """One HTTP request mapped to an :class:`Outcome` (redirects are not followed).
 
-    Timeouts and connection failures are retryable; an invalid URL is not.
+    The body is ``json`` (encoded as JSON), ``content`` (sent as is) or ``data`` (a
+    form); ``auth`` is HTTP basic ``(user, password)``. Timeouts and connection
+    failures are retryable; an invalid URL is not (and nothing is contacted).
+
+    >>> import asyncio
+    >>> from cepkit.clock import FakeClock
+    >>> async def main():
+    ...     async with HttpClient() as client:
+    ...         return await http_send(SendContext(client, FakeClock()), "POST", "ftp://x/y")
+    >>> outcome = asyncio.run(main())
+    >>> outcome.error, outcome.retryable, outcome.contacted
+    ("Invalid URL: Request URL has an unsupported protocol 'ftp://'.", False, False)
     """
+    problem = _url_problem(url)
+    if problem is not None:
+        return Outcome(ok=False, error=f"Invalid URL: {problem}", contacted=False)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+        kept = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        headers = {**kept, "Authorization": f"Basic {token}"}
     try:
-        response = await context.client.request(
-            method, url, timeout=context.timeout, follow_redirects=False, **request
-        )
-    except httpx.TimeoutException:
+        async with context.client.request(
+            method,
+            url,
+            json=json,
+            data=content if content is not None else data,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=context.timeout),
+            allow_redirects=False,
+        ) as response:
+            body = await response.read()
+    except TimeoutError:  # aiohttp's ServerTimeoutError is one too
         return Outcome(ok=False, error=f"Timed out after {context.timeout:g} s", retryable=True)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        return Outcome(ok=False, error=f"Invalid URL: {exc}", contacted=False)
-    except httpx.TransportError as exc:
-        detail = str(exc) or type(exc).__name__
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+        reason = getattr(exc, "description", None) or "the URL cannot be parsed"
+        return Outcome(ok=False, error=f"Invalid URL: {reason}", contacted=False)
+    except (aiohttp.ClientError, OSError) as exc:
+        detail = _connection_error(exc)
         return Outcome(ok=False, error=f"Connection failed: {detail}", retryable=True)
-    if response.is_success:
-        return Outcome(ok=True, status_code=response.status_code)
+    status = response.status
+    if 200 <= status < 300:
+        return Outcome(ok=True, status_code=status)
     return outcome_for_status(
-        response.status_code,
+        status,
         what=what,
         retry_after=response.headers.get("retry-after"),
-        hint=_excerpt(response),
+        hint=_excerpt(body, response.charset),
     )

@@ -6,10 +6,10 @@ validates a configuration (a model or a plain mapping) before building; validati
 messages name the field, never its value, so a secret typed in the wrong place does
 not leak.
 
->>> import httpx
 >>> from cepkit.channels.base import SendContext
+>>> from cepkit.channels.http import HttpClient
 >>> from cepkit.clock import FakeClock
->>> context = SendContext(client=httpx.AsyncClient(), clock=FakeClock())
+>>> context = SendContext(client=HttpClient(), clock=FakeClock())
 >>> build_sender("slack", {"webhook_url": "https://hooks.example/x"}, context).channel
 'Slack'
 >>> build_sender("Slack", {"url": "https://hooks.example/x"}, context)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from cepkit.actions import Dispatcher
 from cepkit.channels import ChannelConfig
+from cepkit.channels.http import HttpClient
 from cepkit.clock import FakeClock
 from tests.fakes import FakeSleep, http, service, sleep, smtp, smtp_ssl, smtp_starttls, tls
 
@@ -37,7 +37,7 @@ def channels() -> dict[str, ChannelConfig]:
 
 @pytest.fixture
 def make_dispatcher(
-    http: httpx.AsyncClient, clock: FakeClock, sleep: FakeSleep, channels: dict[str, ChannelConfig]
+    http: HttpClient, clock: FakeClock, sleep: FakeSleep, channels: dict[str, ChannelConfig]
 ) -> MakeDispatcher:
     """Builds dispatchers on the fake clock and sleep; keyword arguments override."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from cepkit.channels import DiscordConfig
 from cepkit.channels.base import Message, SendContext
 from cepkit.channels.discord import DISCORD_LIMIT, DiscordSender, discord_payload
+from cepkit.channels.http import HttpClient
 from cepkit.clock import FakeClock
 from tests.fakes import FakeService
 
@@ -20,7 +20,7 @@ def test_long_messages_are_cut_at_the_limit() -> None:
 
 
 async def test_posts_content_without_mentions(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     url = service.route("/api/webhooks/1/abc", 204)
     config = DiscordConfig(webhook_url=url)
@@ -34,7 +34,7 @@ async def test_posts_content_without_mentions(
     }
 
 
-async def test_not_found(service: FakeService, http: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_not_found(service: FakeService, http: HttpClient, clock: FakeClock) -> None:
     config = DiscordConfig(webhook_url=service.url("/api/webhooks/gone"))
     outcome = await DiscordSender(config, SendContext(http, clock)).send(Message(text="x"))
     assert outcome.error == "HTTP 404: Webhook URL not found"

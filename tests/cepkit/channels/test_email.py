@@ -7,12 +7,12 @@ from email import message_from_bytes
 from email.message import Message as EmailMessage
 from typing import Any
 
-import httpx
 import pytest
 
 from cepkit.channels import EmailConfig
 from cepkit.channels.base import Message, SendContext
 from cepkit.channels.email import EmailSender
+from cepkit.channels.http import HttpClient
 from cepkit.clock import FakeClock
 from tests.fakes import SmtpServer, free_port
 
@@ -24,7 +24,7 @@ TLS = tuple[ssl.SSLContext, ssl.SSLContext]
 
 def sender(
     port: int,
-    http: httpx.AsyncClient,
+    http: HttpClient,
     clock: FakeClock,
     tls: ssl.SSLContext | None = None,
     **fields: Any,
@@ -46,7 +46,7 @@ def parsed(raw: bytes) -> EmailMessage:
 
 
 async def test_plain_delivery_to_every_recipient(
-    smtp: SmtpServer, http: httpx.AsyncClient, clock: FakeClock
+    smtp: SmtpServer, http: HttpClient, clock: FakeClock
 ) -> None:
     outcome = await sender(smtp.port, http, clock, starttls=False).send(ALERT)
     assert outcome.ok and outcome.status_code == 250
@@ -63,7 +63,7 @@ async def test_plain_delivery_to_every_recipient(
 
 
 async def test_starttls_with_login(
-    smtp_starttls: SmtpServer, tls: TLS, http: httpx.AsyncClient, clock: FakeClock
+    smtp_starttls: SmtpServer, tls: TLS, http: HttpClient, clock: FakeClock
 ) -> None:
     mail = sender(smtp_starttls.port, http, clock, tls[1], username="alerts", password="s3cret-pw")
     outcome = await mail.send(Message(text="hello", subject="Custom subject"))
@@ -72,7 +72,7 @@ async def test_starttls_with_login(
 
 
 async def test_implicit_tls_with_login(
-    smtp_ssl: SmtpServer, tls: TLS, http: httpx.AsyncClient, clock: FakeClock
+    smtp_ssl: SmtpServer, tls: TLS, http: HttpClient, clock: FakeClock
 ) -> None:
     mail = sender(
         smtp_ssl.port, http, clock, tls[1], username="alerts", password="s3cret-pw", use_ssl=True
@@ -82,7 +82,7 @@ async def test_implicit_tls_with_login(
 
 
 async def test_wrong_password_is_final(
-    smtp_starttls: SmtpServer, tls: TLS, http: httpx.AsyncClient, clock: FakeClock
+    smtp_starttls: SmtpServer, tls: TLS, http: HttpClient, clock: FakeClock
 ) -> None:
     mail = sender(smtp_starttls.port, http, clock, tls[1], username="alerts", password="nope")
     outcome = await mail.send(ALERT)
@@ -92,7 +92,7 @@ async def test_wrong_password_is_final(
 
 
 async def test_untrusted_certificate_is_refused(
-    smtp_starttls: SmtpServer, http: httpx.AsyncClient, clock: FakeClock
+    smtp_starttls: SmtpServer, http: HttpClient, clock: FakeClock
 ) -> None:
     mail = sender(smtp_starttls.port, http, clock, None, username="alerts", password="s3cret-pw")
     outcome = await mail.send(ALERT)
@@ -101,7 +101,7 @@ async def test_untrusted_certificate_is_refused(
 
 
 async def test_starttls_required_but_not_offered(
-    smtp: SmtpServer, http: httpx.AsyncClient, clock: FakeClock
+    smtp: SmtpServer, http: HttpClient, clock: FakeClock
 ) -> None:
     outcome = await sender(smtp.port, http, clock).send(ALERT)
     assert outcome.error == "SMTP server does not offer STARTTLS" and not outcome.retryable
@@ -109,7 +109,7 @@ async def test_starttls_required_but_not_offered(
 
 
 async def test_credentials_never_go_in_clear(
-    smtp: SmtpServer, http: httpx.AsyncClient, clock: FakeClock
+    smtp: SmtpServer, http: HttpClient, clock: FakeClock
 ) -> None:
     mail = sender(smtp.port, http, clock, starttls=False, username="alerts", password="pw")
     outcome = await mail.send(ALERT)
@@ -118,7 +118,7 @@ async def test_credentials_never_go_in_clear(
 
 
 async def test_transient_reply_is_retryable(
-    smtp: SmtpServer, http: httpx.AsyncClient, clock: FakeClock
+    smtp: SmtpServer, http: HttpClient, clock: FakeClock
 ) -> None:
     smtp.reply[0] = "451 4.3.0 Try again later"
     outcome = await sender(smtp.port, http, clock, starttls=False).send(ALERT)
@@ -129,7 +129,7 @@ async def test_transient_reply_is_retryable(
     assert (outcome.status_code, outcome.retryable) == (554, False)
 
 
-async def test_connection_refused(http: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_connection_refused(http: HttpClient, clock: FakeClock) -> None:
     outcome = await sender(free_port(), http, clock, starttls=False).send(ALERT)
     assert not outcome.ok and outcome.retryable
     assert (outcome.error or "").startswith("Connection failed")

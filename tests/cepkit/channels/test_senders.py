@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from cepkit.channels import CHANNELS, ChannelConfig
 from cepkit.channels.base import Message, SendContext, Sender
+from cepkit.channels.http import HttpClient
 from cepkit.channels.senders import SENDERS, build_sender, register_sender, validate_config
 from cepkit.clock import FakeClock
 from cepkit.errors import ChannelError
@@ -75,7 +75,7 @@ def test_validation_errors_never_echo_values() -> None:
 
 @pytest.mark.parametrize("name", sorted(SENDERS))
 async def test_contract(name: str, service: FakeService, clock: FakeClock) -> None:
-    async with httpx.AsyncClient() as http:
+    async with HttpClient() as http:
         config = configs(service.url().rstrip("/"))[name]
         sender = build_sender(name.lower(), config, SendContext(http, clock))
         assert any(SECRET in secret for secret in sender.secrets())

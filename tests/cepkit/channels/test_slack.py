@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from cepkit.channels import SlackConfig
 from cepkit.channels.base import Message, SendContext
+from cepkit.channels.http import HttpClient
 from cepkit.channels.slack import SlackSender, slack_payload
 from cepkit.clock import FakeClock
 from tests.fakes import FakeService, free_port
@@ -18,9 +18,7 @@ MESSAGE = Message(
 )
 
 
-def sender(
-    url: str, http: httpx.AsyncClient, clock: FakeClock, timeout: float = 2.0
-) -> SlackSender:
+def sender(url: str, http: HttpClient, clock: FakeClock, timeout: float = 2.0) -> SlackSender:
     return SlackSender(SlackConfig(webhook_url=url), SendContext(http, clock, timeout))
 
 
@@ -33,7 +31,7 @@ def test_payload_escapes_and_uses_blocks() -> None:
 
 
 async def test_posts_json_to_the_webhook(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     url = service.route("/services/T1/B2/xyz", 200, body="ok")
     outcome = await sender(url, http, clock).send(MESSAGE)
@@ -62,7 +60,7 @@ async def test_posts_json_to_the_webhook(
 )
 async def test_error_statuses(
     service: FakeService,
-    http: httpx.AsyncClient,
+    http: HttpClient,
     clock: FakeClock,
     status: int,
     body: str,
@@ -80,7 +78,7 @@ async def test_error_statuses(
 
 
 async def test_rate_limit_passes_retry_after(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     url = service.route("/hook", 429, retry_after="7")
     outcome = await sender(url, http, clock).send(MESSAGE)
@@ -89,21 +87,21 @@ async def test_rate_limit_passes_retry_after(
 
 
 async def test_slow_answer_times_out(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     url = service.route("/hook", 200, delay=1.0)
     outcome = await sender(url, http, clock, timeout=0.2).send(MESSAGE)
     assert (outcome.ok, outcome.retryable, outcome.error) == (False, True, "Timed out after 0.2 s")
 
 
-async def test_connection_refused_is_retryable(http: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_connection_refused_is_retryable(http: HttpClient, clock: FakeClock) -> None:
     outcome = await sender(f"http://127.0.0.1:{free_port()}/hook", http, clock).send(MESSAGE)
     assert not outcome.ok and outcome.retryable and outcome.status_code is None
     assert outcome.error is not None and outcome.error.startswith("Connection failed")
 
 
 async def test_redirect_is_not_followed(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     target = service.route("/elsewhere", 200)
     url = service.route("/hook", 302, headers={"Location": target})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
 
 from cepkit.channels import SMSConfig
 from cepkit.channels.base import Message, SendContext
+from cepkit.channels.http import HttpClient
 from cepkit.channels.sms import SMS_LIMIT, SMSSender, sms_form
 from cepkit.clock import FakeClock
 from tests.fakes import FakeService
@@ -38,7 +38,7 @@ def test_body_is_prefixed_and_cut() -> None:
 
 
 async def test_one_form_post_per_recipient_with_basic_auth(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     service.route(PATH, 201, body='{"sid": "SM1", "status": "queued"}')
     sender = SMSSender(config(service), SendContext(http, clock))
@@ -57,7 +57,7 @@ async def test_one_form_post_per_recipient_with_basic_auth(
 
 
 async def test_a_retry_only_goes_to_who_did_not_get_it(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     service.route(PATH, 201, 503, 201)
     sender = SMSSender(config(service), SendContext(http, clock))
@@ -73,7 +73,7 @@ async def test_a_retry_only_goes_to_who_did_not_get_it(
 
 
 async def test_twilio_error_message_is_shown(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     service.route(PATH, 401, body='{"code": 20003, "message": "Authenticate", "status": 401}')
     outcome = await SMSSender(config(service), SendContext(http, clock)).send(Message(text="x"))
@@ -85,7 +85,7 @@ async def test_twilio_error_message_is_shown(
 
 
 async def test_account_sid_is_required(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     sender = SMSSender(config(service, account_sid=None), SendContext(http, clock))
     outcome = await sender.send(Message(text="x"))

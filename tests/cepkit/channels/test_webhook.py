@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
 from cepkit.channels import WebhookChannelConfig
 from cepkit.channels.base import Message, SendContext
+from cepkit.channels.http import HttpClient
 from cepkit.channels.webhook import WebhookSender
 from cepkit.clock import FakeClock
 from tests.fakes import FakeService
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_posts_the_message_with_configured_headers(
-    service: FakeService, http: httpx.AsyncClient, clock: FakeClock
+    service: FakeService, http: HttpClient, clock: FakeClock
 ) -> None:
     url = service.route("/alerts/abc", 202)
     config = WebhookChannelConfig(url=url + "?key=k1", headers={"Authorization": "Bearer tok-123"})
