@@ -705,13 +705,17 @@ class RuleRuntime:
         assert anomaly is not None
         out: list[Firing] = []
         group_of, detector_of, stats = self._group, self._detector, self.stats
+        grouped = bool(self.plan.group_by)
+        group: Any = ()
+        detector: Detector | None = None  # a rule without group-by has one, taken once
         for row, x in zip(rows, column[rows].tolist(), strict=True):
             event = events[row]
             if x != x:
                 out.extend(self._per_event(event, event, True, stamps[row]))
                 continue
-            group = group_of(event)
-            detector = detector_of(group)
+            if detector is None or grouped:
+                group = group_of(event)
+                detector = detector_of(group)
             score = detector.score_learn_one(x)
             if score is None:
                 stats.baseline_insufficient += 1
