@@ -333,7 +333,7 @@ class RuleRuntime:
         items = events.events if isinstance(events, EventBatch) else events
         if len(items) >= _MIN_BATCH:
             if self._batchable:
-                fast = self._columnar(items)
+                fast = self._columnar(batch or EventBatch(items))
                 if fast is not None:
                     return fast
             elif self._per_event_columns is not None:
@@ -417,16 +417,12 @@ class RuleRuntime:
             self._max_ts = max(self._max_ts, float(stamps.max()))
         return out
 
-    def _columnar(self, events: Sequence[Mapping[str, Any]]) -> list[Firing] | None:
+    def _columnar(self, batch: EventBatch) -> list[Firing] | None:
         plan = self.plan
         size = self._tumbling
         assert size is not None
+        events = batch.events
         try:
-            stamps = [e[plan.timestamp_field] for e in events]
-            columns = [
-                None if name is None else [e[name] for e in events]
-                for name, _, _ in self._extractors
-            ]
             single = len(plan.group_by) == 1
             keys: list[Any]
             if not plan.group_by:
@@ -438,17 +434,17 @@ class RuleRuntime:
                 keys = list(zip(*([e[f] for e in events] for f in plan.group_by), strict=True))
         except (KeyError, TypeError):
             return None
-        if not set(map(type, stamps)) <= _NUMBER_TYPES:
+        # the time and every aggregated field: plain finite numbers in every event (the
+        # batch's columns, shared with the other rules; NaN stands for absent)
+        ts = batch.numbers(plan.timestamp_field)
+        if ts is None or np.isnan(ts).any() or not np.abs(ts).max() < 1e11:
             return None
-        for column in columns:
-            if column is not None and not set(map(type, column)) <= _NUMBER_TYPES:
+        arrays: list[NDArray[np.float64] | None] = []
+        for name, _, _ in self._extractors:
+            column = None if name is None else batch.numbers(name)
+            if name is not None and (column is None or np.isnan(column).any()):
                 return None
-        ts = np.asarray(stamps, dtype=np.float64)
-        if not (np.isfinite(ts).all() and np.abs(ts).max() < 1e11):
-            return None
-        arrays = [None if c is None else np.asarray(c, dtype=np.float64) for c in columns]
-        if any(a is not None and not np.isfinite(a).all() for a in arrays):
-            return None
+            arrays.append(column)
         group_ids: dict[Any, int] = {}
         try:  # distinct codes per distinct key (not dense), computed in C
             codes = np.array(list(map(group_ids.setdefault, keys, itertools.count())))
