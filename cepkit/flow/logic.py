@@ -43,13 +43,15 @@ from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
 from cepkit.firing import Firing
 from cepkit.flow.rules import FlowRule, RuleCatalog
+from cepkit.flow.silences import SilenceOut, silence_out
 
 __all__ = ["EngineLogic", "FiringOut", "Router", "Work"]
 
 log = logging.getLogger(__name__)
 
-#: what the engine step emits: (firing id, tenant, source, firing JSON)
-FiringOut = tuple[str, str, str, str]
+#: what the engine step emits: (firing id, tenant, source, firing JSON, the suppression
+#: it opens or None)
+FiringOut = tuple[str, str, str, str, SilenceOut | None]
 Batch = tuple[float, str, list[Any]]
 
 
@@ -166,8 +168,17 @@ class EngineLogic(StatefulBatchLogic[Work, FiringOut, dict[str, Any]]):
     def _out(self, firings: Iterable[Firing]) -> list[FiringOut]:
         assert self.rule is not None and self.runtime is not None
         source = "schedule" if self.runtime.plan.mode == "schedule" else "ingest"
-        tenant = self.rule.tenant
-        return [(f.firing_id, tenant, source, f.model_dump_json()) for f in firings]
+        rule_id, tenant = self.rule.key, self.rule.tenant
+        return [
+            (
+                f.firing_id,
+                tenant,
+                source,
+                f.model_dump_json(),
+                silence_out(f, rule_id=rule_id, tenant=tenant),
+            )
+            for f in firings
+        ]
 
     def on_batch(self, values: list[Work]) -> tuple[Iterable[FiringOut], bool]:
         """Feed the batches to the runtime, in order."""

@@ -12,12 +12,16 @@ with the field ``end`` ends a stream: the flow stops when every stream has ended
 finite run, as in tests and benchmarks). Firings come out on ``<prefix>flow:out``, one
 message each: ``id`` (the firing id), ``tenant``, ``source`` (``schedule`` for schedule
 rules, else ``ingest``) and ``firing`` (the :class:`~cepkit.firing.Firing` as JSON).
+Open suppressions are keys ``<prefix>silence:<rule_id>:<digest>`` (see
+:mod:`cepkit.flow.silences`).
 
 >>> streams = FlowStreams(url="redis://127.0.0.1:6379/0", prefix="demo:", partitions=2)
 >>> streams.inputs()
 ['demo:flow:in:0', 'demo:flow:in:1']
 >>> streams.output
 'demo:flow:out'
+>>> print(streams.silence_match("cpu*"))
+demo:silence:cpu\\*:*
 """
 
 from __future__ import annotations
@@ -55,6 +59,15 @@ class FlowStreams(BaseModel):
     def output(self) -> str:
         """The firings stream."""
         return f"{self.prefix}flow:out"
+
+    def silence_key(self, rule_id: str, key_digest: str) -> str:
+        """The key of one open suppression (see :mod:`cepkit.flow.silences`)."""
+        return f"{self.prefix}silence:{rule_id}:{key_digest}"
+
+    def silence_match(self, rule_id: str) -> str:
+        """The ``SCAN`` pattern of a rule's open suppressions (glob characters escaped)."""
+        escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in rule_id)
+        return f"{self.prefix}silence:{escaped}:*"
 
     def client(self) -> Any:
         """A new synchronous Redis client (bytes replies)."""

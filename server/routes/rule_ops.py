@@ -12,11 +12,15 @@
   q3, ema, ready or ``baseline_insufficient``).
 - ``GET /cep/rules/{id}/runtime``: the live engine's counters (evaluation errors with
   samples, late events, filtered out, firings, suppressed...).
+- ``GET /cep/rules/{id}/suppressions``: the suppressions open now, per key with their
+  end: the live engine's (embedded mode) or those the flow keeps in Redis (scaled mode,
+  the same on every replica).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -317,3 +321,47 @@ def runtime_counters(rule_id: str, store: StoreDep, live: LiveDep) -> RuntimeCou
     if runtime is None:
         return RuntimeCounters(rule_id=rule_id, running=False)
     return RuntimeCounters(rule_id=rule_id, running=True, **runtime.stats.as_dict())
+
+
+class Suppression(BaseModel):
+    """One open suppression: the key's values (``{}``: the whole rule) and its end (event
+    time); in scaled mode also the firing that opened it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: dict[str, Any] = Field(default_factory=dict)
+    until: datetime
+    firing_id: str | None = None
+    event_time: datetime | None = None
+
+
+class SuppressionList(BaseModel):
+    """A rule's open suppressions, soonest to end first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    suppressions: list[Suppression]
+
+
+@router.get(
+    "/{rule_id}/suppressions",
+    summary="A rule's open suppressions",
+    response_model=SuppressionList,
+    responses=_NOT_FOUND,
+)
+async def suppressions(rule_id: str, store: StoreDep, live: LiveDep) -> SuppressionList:
+    """Embedded mode: those the live engine holds at its latest event time (none for a
+    rule not running). Scaled mode: those the flow wrote to Redis, until they expire."""
+    await run_in_threadpool(store.get, rule_id)
+    if live.scaled is not None:
+        records = await live.scaled.silences(rule_id, tenant=store_tenant(store))
+        items = [
+            Suppression(key=r.key, until=r.until, firing_id=r.firing_id, event_time=r.event_time)
+            for r in records
+        ]
+    else:
+        runtime = await run_in_threadpool(live.runner.runtime, rule_id)
+        silences = [] if runtime is None else await run_in_threadpool(runtime.silences)
+        items = [Suppression(key=s.key, until=s.until) for s in silences]
+    return SuppressionList(rule_id=rule_id, suppressions=items)

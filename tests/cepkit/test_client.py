@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -133,6 +134,22 @@ def test_anomaly_status(client: Client) -> None:
     status = client.anomaly_status(rule_id)
     assert status.method == "zscore" and status.running
     assert status.groups and status.groups[0].status == "baseline_insufficient"
+
+
+def test_suppressions(client: Client) -> None:
+    rule = cpu_rule(
+        suppression={"interval": "10m"}, actions=[{"type": "store", "target": "events"}]
+    )
+    rule_id = client.create_rule(rule).rule_id
+    assert client.suppressions(rule_id).suppressions == []
+    client.ingest([{"timestamp": 60, "cpu_usage": 95}, {"timestamp": 90, "cpu_usage": 99}])
+    listed = client.suppressions(rule_id)
+    assert listed.rule_id == rule_id
+    [whole_rule] = listed.suppressions
+    assert whole_rule.key == {} and whole_rule.until == datetime.fromtimestamp(660, UTC)
+    with pytest.raises(ClientError) as missing:
+        client.suppressions("rule_nope")
+    assert missing.value.status_code == 404
 
 
 def test_ingest_events_filters_ack_dismiss_and_labels(client: Client) -> None:

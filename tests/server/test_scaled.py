@@ -11,7 +11,9 @@ import contextlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -210,3 +212,52 @@ def _leads(base: str) -> bool:
     with client_for(base) as api:
         leading: bool = api.get("/cep/scheduler/status").json()["leading"]
         return leading
+
+
+def test_suppressions_opened_by_the_flow_are_listed_by_every_replica(
+    replicas: tuple[str, str, Any, Any], pg_clean_schema: str, redis_server: str, redis_prefix: str
+) -> None:
+    a, b, _, _ = replicas
+    rule = {**RULE, "suppression": {"interval": "10m", "key": ["host"]}}
+    with client_for(a) as api_a, client_for(b) as api_b:
+        rule_id = api_a.post("/cep/rules", json=rule).json()["rule_id"]
+        streams = FlowStreams(url=redis_server, prefix=redis_prefix)
+        catalog = RuleCatalog.of_store(PG_URL, schema=pg_clean_schema, refresh_seconds=0.2)
+        flow = threading.Thread(target=run_flow, args=(build_flow(streams, catalog),))
+        flow.start()
+        now = time.time()
+        try:
+            events = [
+                {"timestamp": now - 20, "host": "web-1", "cpu_usage": 95},
+                {"timestamp": now - 10, "host": "web-1", "cpu_usage": 97},  # suppressed
+                {"timestamp": now - 5, "host": "web-2", "cpu_usage": 99},
+            ]
+            assert api_a.post("/cep/ingest", json=events).json()["accepted"] == 3
+            path = f"/cep/rules/{rule_id}/suppressions"
+
+            def both_hosts() -> dict[str, Any] | None:
+                found: dict[str, Any] = api_b.get(path).json()
+                return found if len(found["suppressions"]) == 2 else None
+
+            listed = wait_for(both_hosts)
+            assert api_a.get(path).json() == listed
+            fired = {e["group"]["host"]: e for e in api_b.get("/cep/events").json()["events"]}
+            assert sorted(fired) == ["web-1", "web-2"]
+            assert [s["key"] for s in listed["suppressions"]] == [
+                {"host": "web-1"},
+                {"host": "web-2"},
+            ]
+            for item in listed["suppressions"]:
+                opened = fired[item["key"]["host"]]
+                assert item["firing_id"] == opened["event_id"]
+                until = datetime.fromisoformat(item["until"]).timestamp()
+                assert until == pytest.approx(
+                    datetime.fromisoformat(opened["event_time"]).timestamp() + 600
+                )
+        finally:
+            writer = StreamWriter(streams)
+            writer.end()
+            writer.close()
+            flow.join(timeout=30)
+            catalog.close()
+        assert not flow.is_alive()

@@ -68,6 +68,28 @@ async def test_breaker_raises_circuit_open(clock: FakeClock) -> None:
     assert await breaker.state("channel:Slack") == BreakerState()
 
 
+async def test_an_open_breaker_outlives_a_shorter_ttl(clock: FakeClock) -> None:
+    """A breaker's key lives ``ttl_seconds`` from its last change, but an open one at least
+    its open period and a trial's: a 10-minute timeout is not cut short by a 1-minute TTL."""
+    breaker = CircuitBreaker(MemoryBreakerStore(clock), clock, ttl_seconds=60)
+    slow = CircuitBreakerConfig(timeout_seconds=600)
+    await breaker.record(await breaker.acquire("k", slow), success=False)
+    clock.advance(61)
+    assert await breaker.state("k") == BreakerState()  # a closed failure count expires
+    for _ in range(3):
+        await breaker.record(await breaker.acquire("k", slow), success=False)
+    clock.advance(599)
+    with pytest.raises(CircuitOpen):
+        await breaker.acquire("k", slow)
+    clock.advance(1)
+    permit = await breaker.acquire("k", slow)
+    assert permit.trial
+    clock.advance(599)  # a trial that never reports holds the breaker half-open
+    assert (await breaker.state("k")).state == "half_open"
+    with pytest.raises(CircuitOpen):
+        await breaker.acquire("k", slow)
+
+
 def slack_rule(**extra: Any) -> Any:
     return make_rule({"type": "notify", "channels": ["Slack"], "message": "cpu={{cpu}}", **extra})
 
@@ -177,6 +199,32 @@ async def test_redis_store_compare_and_set_with_ttl(
     assert 0 < await client.pttl(prefix + "k") <= 30_000
     assert await store.compare_and_set("k", '{"state":"open"}', None, 30)
     assert await client.exists(prefix + "k") == 0
+
+
+async def test_redis_breaker_keys_expire_by_state(
+    redis_async: tuple[Callable[[], Any], str], clock: FakeClock
+) -> None:
+    """In Redis: a closed breaker's failure count lives ``ttl_seconds``; an open or
+    half-open breaker's key at least twice its timeout (open period, then a trial)."""
+    connect, prefix = redis_async
+    client = connect()
+    breaker = CircuitBreaker(RedisBreakerStore(client, prefix=prefix), clock, ttl_seconds=60)
+    slow = CircuitBreakerConfig(timeout_seconds=600)
+    await breaker.record(await breaker.acquire("k", slow), success=False)
+    assert 59_000 < await client.pttl(prefix + "k") <= 60_000
+    for _ in range(2):
+        await breaker.record(await breaker.acquire("k", slow), success=False)
+    assert (await breaker.state("k")).state == "open"
+    assert 1_199_000 < await client.pttl(prefix + "k") <= 1_200_000
+    clock.advance(600)
+    assert (await breaker.acquire("k", slow)).trial
+    assert (await breaker.state("k")).state == "half_open"
+    assert 1_199_000 < await client.pttl(prefix + "k") <= 1_200_000
+    short = CircuitBreaker(RedisBreakerStore(client, prefix=prefix), clock, ttl_seconds=3600)
+    await short.record(await short.acquire("j", CONFIG), success=False)
+    for _ in range(2):
+        await short.record(await short.acquire("j", CONFIG), success=False)
+    assert 3_599_000 < await client.pttl(prefix + "j") <= 3_600_000  # ttl_seconds is longer
 
 
 async def test_redis_breaker_is_shared_between_dispatchers(

@@ -26,7 +26,7 @@ T0 = 1_770_000_000.0  # a multiple of 60
 
 
 def _values(out: Any) -> list[dict[str, Any]]:
-    return [json.loads(body)["values"] for _, _, _, body in out]
+    return [json.loads(o[3])["values"] for o in out]
 
 
 def test_router_splits_by_group_keeps_order_and_tenants() -> None:
