@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,6 +98,7 @@ class _Live:
 
 
 OnOutcome = Callable[[Outcome], None]
+T = TypeVar("T")
 
 
 class LiveRunner:
@@ -291,6 +292,13 @@ class LiveRunner:
         with self._lock:
             live = self._live.get(rule_id)
             return live.runtime if live is not None else None
+
+    def inspect(self, rule_id: str, read: Callable[[RuleRuntime], T]) -> T | None:
+        """``read(runtime)`` of an active rule's runtime, under the runner's lock (so no
+        batch changes the state while it is read); None when the rule is not running."""
+        with self._lock:
+            live = self._live.get(rule_id)
+            return None if live is None else read(live.runtime)
 
     def running(self) -> list[str]:
         """The ids of the rules running now."""

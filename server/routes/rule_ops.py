@@ -262,10 +262,10 @@ def anomaly_status(rule_id: str, store: StoreDep, live: LiveDep) -> AnomalyStatu
                 )
             ]
         )
-    runtime = live.runner.runtime(rule_id)
+    statuses = live.runner.inspect(rule_id, lambda runtime: runtime.anomaly_status())
     groups = []
-    if runtime is not None:
-        for group, status in runtime.anomaly_status():
+    if statuses is not None:
+        for group, status in statuses:
             groups.append(
                 GroupStatus(
                     **status.model_dump(),
@@ -278,7 +278,7 @@ def anomaly_status(rule_id: str, store: StoreDep, live: LiveDep) -> AnomalyStatu
         rule_id=rule_id,
         method=spec.anomaly_method,
         threshold=spec.threshold,
-        running=runtime is not None,
+        running=statuses is not None,
         groups=groups,
     )
 
@@ -317,10 +317,10 @@ def runtime_counters(rule_id: str, store: StoreDep, live: LiveDep) -> RuntimeCou
     """Events seen, filtered out, evaluation errors (with samples naming the path), late
     events, firings, suppressed...: how an operator sees a field path error live."""
     store.get(rule_id)
-    runtime = live.runner.runtime(rule_id)
-    if runtime is None:
+    counters = live.runner.inspect(rule_id, lambda runtime: runtime.stats.as_dict())
+    if counters is None:
         return RuntimeCounters(rule_id=rule_id, running=False)
-    return RuntimeCounters(rule_id=rule_id, running=True, **runtime.stats.as_dict())
+    return RuntimeCounters(rule_id=rule_id, running=True, **counters)
 
 
 class Suppression(BaseModel):
@@ -361,7 +361,8 @@ async def suppressions(rule_id: str, store: StoreDep, live: LiveDep) -> Suppress
             for r in records
         ]
     else:
-        runtime = await run_in_threadpool(live.runner.runtime, rule_id)
-        silences = [] if runtime is None else await run_in_threadpool(runtime.silences)
-        items = [Suppression(key=s.key, until=s.until) for s in silences]
+        silences = await run_in_threadpool(
+            live.runner.inspect, rule_id, lambda runtime: runtime.silences()
+        )
+        items = [Suppression(key=s.key, until=s.until) for s in silences or []]
     return SuppressionList(rule_id=rule_id, suppressions=items)
