@@ -223,9 +223,12 @@ class Dispatcher:
         job = self._job(rule, firing, payload)
         token = CHAIN.set(job.chain)
         try:
-            batches = await asyncio.gather(
-                *(self._run(job, index, action, None) for index, action in enumerate(rule.actions))
-            )
+            if len(rule.actions) == 1:  # one action: run here, as a retry is (no task)
+                batches = [await self._run(job, 0, rule.actions[0], None)]
+            else:
+                batches = await asyncio.gather(
+                    *(self._run(job, i, action, None) for i, action in enumerate(rule.actions))
+                )
         finally:
             CHAIN.reset(token)
         results = [result for batch in batches for result in batch]

@@ -73,6 +73,14 @@ def _address(text: str) -> IPAddress:
     return mapped or ip
 
 
+def _is_address(host: str) -> bool:
+    try:
+        _address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _host_matches(host: str, pattern: str) -> bool:
     pattern = pattern.lower().rstrip(".")
     if pattern.startswith("*."):
@@ -90,6 +98,10 @@ class TargetPolicy:
     resolve: bool = True
     _compiled: tuple[tuple[IPNetwork | str, ...], tuple[IPNetwork | str, ...]] = field(
         init=False, repr=False, compare=False
+    )
+    #: target -> its verdict (None, or why it is denied), for targets that need no lookup
+    _known: dict[str, str | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
@@ -123,7 +135,34 @@ class TargetPolicy:
         return [_address(str(info[4][0])) for info in infos]
 
     async def check(self, target: str) -> None:
-        """None when ``target`` may be contacted, else :class:`ChannelError` saying why."""
+        """None when ``target`` may be contacted, else :class:`ChannelError` saying why.
+
+        The verdict on a target whose host is an address (or when names are not
+        resolved) depends on the target alone, so it is kept; a name is resolved again
+        at every check.
+        """
+        if target in self._known:
+            denied = self._known[target]
+            if denied is not None:
+                raise ChannelError(denied)
+            return
+        try:
+            await self._check(target)
+        except ChannelError as exc:
+            self._keep(target, str(exc))
+            raise
+        self._keep(target, None)
+
+    def _keep(self, target: str, denied: str | None) -> None:
+        """Keep the verdict on ``target`` when no lookup went into it."""
+        host = (urlsplit(target).hostname or "").lower().rstrip(".")
+        if self.resolve and not _is_address(host):
+            return
+        if len(self._known) >= 1024:
+            self._known.clear()
+        self._known[target] = denied
+
+    async def _check(self, target: str) -> None:
         parts = urlsplit(target)
         host = (parts.hostname or "").lower().rstrip(".")
         if not host:

@@ -60,6 +60,8 @@ ChannelProvider = Callable[[str], ChannelConfig | None]
 TriggerCallback = Callable[[str, dict[str, Any]], Awaitable[Any]]
 Sleep = Callable[[float], Awaitable[None]]
 
+_NOT_ATTEMPTED = Outcome(ok=False, error="not attempted")  # frozen: one for every delivery
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -201,7 +203,7 @@ class Runtime:
                 return Delivery(ok=False, attempts=[], error=str(exc), breaker="open")
         tries = 1 if permit is not None and permit.trial else settings.retry.max_retries + 1
         attempts: list[Attempt] = []
-        outcome = Outcome(ok=False, error="not attempted")
+        outcome = _NOT_ATTEMPTED
         delay = 0.0
         for number in range(1, tries + 1):
             if delay > 0:

@@ -11,6 +11,7 @@ action's ``timeout_seconds`` (10 s by default).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from typing import Any
@@ -44,11 +45,55 @@ def breaker_key(url: str) -> str:
     return f"webhook:{(parts.hostname or '').lower()}:{port}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _endpoint(url: str) -> tuple[str, str]:
+    """What a delivery to ``url`` reports and which breaker it takes (pure: kept)."""
+    return describe_url(url), breaker_key(url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _redactor(secrets: tuple[str, ...]) -> Redactor:
+    return Redactor(secrets)
+
+
+@functools.lru_cache(maxsize=1024)
+def _url_secrets(url: str) -> tuple[str, ...]:
+    return tuple(url_secrets(url))
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` reads back from JSON as itself: JSON's types exactly (no
+    subclass), finite floats, lists or tuples of them and objects with text keys.
+    Sending such a value is sending its JSON round trip (``default=str`` not needed).
+
+    >>> _is_plain({"a": [1, 2.5, None, True, ("x",)]}), _is_plain({1: "a"})
+    (True, False)
+    >>> _is_plain({"t": float("nan")}), _is_plain({"when": object()})
+    (False, False)
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is float:
+        return bool(value - value == 0.0)  # not NaN or an infinity
+    if kind is dict:
+        return all(type(key) is str and _is_plain(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_is_plain(item) for item in value)
+    return False
+
+
 def _body(action: WebhookAction, job: Job) -> dict[str, Any]:
     if action.body is None:
         if action.method in ("GET", "DELETE"):
             return {}
-        return {"json": json.loads(json.dumps(firing_record(job), default=str))}
+        record = firing_record(job)
+        if _is_plain(record):  # its JSON round trip is itself: spared
+            return {"json": record}
+        return {"json": json.loads(json.dumps(record, default=str))}
     rendered = render_data(action.body, job.context)
     if not isinstance(rendered, str):
         return {"json": rendered}
@@ -62,8 +107,8 @@ async def run_webhook(
     rt: Runtime, job: Job, index: int, action: WebhookAction, redo: DeadLetter | None
 ) -> list[ActionResult]:
     """Deliver one webhook action (with retries and the host's breaker)."""
-    target = describe_url(action.endpoint)
-    redactor = Redactor([*action.headers.values(), *url_secrets(action.endpoint)])
+    target, breaker_name = _endpoint(action.endpoint)
+    redactor = _redactor((*action.headers.values(), *_url_secrets(action.endpoint)))
     role: Role = "retry" if redo else "primary"
 
     def result(
@@ -105,7 +150,7 @@ async def run_webhook(
         settings=settings,
         redactor=redactor,
         target=target,
-        breaker_key=breaker_key(action.endpoint),
+        breaker_key=breaker_name,
     )
     error = None if delivery.ok else delivery.error or "failed"
     return [result(error, delivery.attempts, delivery.breaker)]

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import ssl
 from abc import ABC, abstractmethod
@@ -219,8 +220,10 @@ def outcome_for_status(
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be requested (the URL itself is never quoted: it may hold secrets)."""
+    """Why ``url`` cannot be requested (the URL itself is never quoted: it may hold secrets);
+    a function of the URL alone, so kept for the next delivery to it."""
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises for a port out of range or not a number

@@ -27,6 +27,7 @@ labels for tuning (:meth:`EventStore.labels`).
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import threading
 from collections.abc import Iterable, Mapping
@@ -279,6 +280,16 @@ _UPSERTS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_in
 _RECENT = 10_000  # event ids an EventStore remembers having committed
 
 
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """One statement: insert what is new, and say which it was (built once per dialect)."""
+    return (
+        _UPSERTS[dialect](events_table)  # SQLite and PostgreSQL, as the store
+        .on_conflict_do_nothing(index_elements=[events_table.c.event_id])
+        .returning(events_table.c.event_id)
+    )
+
+
 class EventStore:
     """Events, ACKs, dismissals and the change feed, on the rule store's SQL engine."""
 
@@ -353,13 +364,7 @@ class EventStore:
             }
             for firing_id, firing in wanted.items()
         ]
-        upsert = _UPSERTS[conn.dialect.name]  # SQLite and PostgreSQL, as the store
-        statement = (  # one statement: insert what is new, and say which it was
-            upsert(events_table)
-            .on_conflict_do_nothing(index_elements=[events_table.c.event_id])
-            .returning(events_table.c.event_id)
-        )
-        inserted = set(conn.execute(statement, rows).scalars())
+        inserted = set(conn.execute(_upsert(conn.dialect.name), rows).scalars())
         rows = [row for row in rows if row["event_id"] in inserted]
         if not rows:
             return []

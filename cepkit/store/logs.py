@@ -80,6 +80,9 @@ class ExecutionLog(BaseModel):
         return cls(exec_id=exec_id or "exec_" + uuid.uuid4().hex[:12], **fields)
 
 
+_ACTIONS = {"actions"}
+
+
 def _log(row: Row[Any]) -> ExecutionLog:
     return ExecutionLog(
         exec_id=row.exec_id,
@@ -110,8 +113,8 @@ class ExecutionLogStore:
     def add_many(self, entries: Sequence[ExecutionLog]) -> None:
         """Append entries in one transaction (the action workers' group commit)."""
         rows = []
-        for entry in entries:
-            row = entry.model_dump(mode="python")
+        for entry in entries:  # the actions as JSON text, never copied first
+            row = entry.model_dump(mode="python", exclude=_ACTIONS)
             row["actions"] = json.dumps(entry.actions, ensure_ascii=False, default=str)
             rows.append(row)
         if rows:
@@ -120,7 +123,7 @@ class ExecutionLogStore:
 
     def update(self, entry: ExecutionLog) -> ExecutionLog:
         """Replace the entry with the same ``exec_id`` (a retried delivery's new outcome)."""
-        row = entry.model_dump(mode="python")
+        row = entry.model_dump(mode="python", exclude=_ACTIONS)
         row["actions"] = json.dumps(entry.actions, ensure_ascii=False, default=str)
         with mapped("update the execution log"), self._engine.begin() as conn:
             conn.execute(

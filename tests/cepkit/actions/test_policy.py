@@ -62,3 +62,22 @@ async def test_malformed_targets() -> None:
         await TargetPolicy().check("not a url")
     with pytest.raises(ChannelError, match="invalid port"):
         await TargetPolicy().check("http://example.com:99999/")
+
+
+async def test_a_verdict_on_an_address_is_kept_and_a_name_is_checked_again() -> None:
+    policy = TargetPolicy(allow_loopback=False)
+    for _ in range(2):  # the second answer is the kept one: the same verdict, the same words
+        with pytest.raises(ChannelError, match=r"^target 127.0.0.1 is denied \(loopback\)$"):
+            await policy.check("http://127.0.0.1:9/hook")
+        with pytest.raises(ChannelError, match=r"^target 169.254.169.254 is denied"):
+            await policy.check("http://169.254.169.254/")
+        await policy.check("https://10.0.0.5/")
+        with pytest.raises(ChannelError, match=r"^target localhost is denied \(loopback\)$"):
+            await policy.check("http://localhost:9/")
+    kept = policy._known  # a name may resolve elsewhere next time: never kept
+    assert sorted(kept) == [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/",
+        "https://10.0.0.5/",
+    ]
+    assert kept["https://10.0.0.5/"] is None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from cepkit.actions import Dispatcher, TargetPolicy
+from cepkit.actions.runtime import Job, firing_record
 from tests.fakes import FakeService, make_firing, make_rule
 
 pytestmark = pytest.mark.anyio
@@ -110,3 +113,39 @@ async def test_policy_is_configurable(make_dispatcher: Any, service: FakeService
     assert action.error == "target 127.0.0.1 is not in the allow list"
     listed = make_dispatcher(policy=TargetPolicy(allow=["127.0.0.0/8"]))
     assert (await fire(listed, endpoint=url)).status == "success"
+
+
+async def test_the_default_body_is_the_firing_as_json_exactly(
+    dispatcher: Dispatcher, service: FakeService
+) -> None:
+    """What goes out is the JSON round trip of the firing record (``default=str``), sent
+    compact: a plain payload as it is, other values as their text or JSON's reading."""
+    url = service.route("/exact", 200)
+    rule = make_rule({"type": "webhook", "endpoint": url})
+    firing = make_firing(rule, avg_cpu=91.5)
+    plain = {"host": "wéb-01", "n": [1, 2.5, None, True], "deep": {"k": ("a",)}}
+    odd = {"when": datetime(2026, 2, 8, tzinfo=UTC), "dup": {1: "a", "1": "b"}, "big": 10**20}
+    for payload in (plain, odd):
+        assert (await dispatcher.execute(rule, firing, payload)).status == "success"
+    sent_plain, sent_odd = service.hits("/exact")
+    for sent, payload in ((sent_plain, plain), (sent_odd, odd)):
+        record = firing_record(Job(rule, firing, payload, {}))
+        expected = json.dumps(
+            json.loads(json.dumps(record, default=str)),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        assert sent.body == expected.encode()
+        assert sent.headers["content-type"] == "application/json"
+    assert sent_odd.json["payload"]["dup"] == {"1": "b"}
+
+
+async def test_a_nan_in_the_default_body_is_not_sent(
+    dispatcher: Dispatcher, service: FakeService
+) -> None:
+    url = service.route("/nan", 200)
+    rule = make_rule({"type": "webhook", "endpoint": url})
+    result = await dispatcher.execute(rule, make_firing(rule, avg_cpu=1.0), {"x": float("nan")})
+    (action,) = result.actions
+    assert action.status == "failed" and service.hits("/nan") == []
+    assert action.error is not None and action.error.startswith("ValueError: Out of range float")
