@@ -2,9 +2,10 @@
 
 The runner hands every new event (and every suppressed firing) to :meth:`ActionQueue.submit`
 from whatever thread it runs on and returns at once; workers on the event loop run the
-rule's actions through the :data:`Executor` and write the log. Suppressed firings are
-logged as ``suppressed`` without running anything; ``dry_run`` jobs list the actions
-they would run (status ``dry_run``).
+rule's actions through the :data:`Executor` and hand the log entry to a group commit,
+taking their next job without waiting for it (``join`` and ``stop`` wait for the logs).
+Suppressed firings are logged as ``suppressed`` without running anything; ``dry_run``
+jobs list the actions they would run (status ``dry_run``).
 
 Two time limits (DESIGN: "rule execution 5 s, HTTP webhook 10 s"; the retry schedule of
 5 tries with 1/2/4/8 s between them outlasts the first):
@@ -107,6 +108,7 @@ class ActionQueue:
         self._late: dict[asyncio.Task[None], Job] = {}
         self._current: dict[asyncio.Task[None], Job] = {}  # the job each worker runs
         self._side: set[asyncio.Task[None]] = set()  # suppressed firings being logged
+        self._writes: set[asyncio.Future[None]] = set()  # workers' logs not yet written
         self._on_logged = on_logged
         self._on_timeout = on_timeout
         self._queue: asyncio.Queue[Job] | None = None
@@ -148,6 +150,8 @@ class ActionQueue:
             if stuck:
                 log.error("%d action workers did not stop", len(stuck))
         self._tasks = []
+        if self._writes or self._side:  # logs of finished jobs still waiting for a commit
+            await asyncio.wait([*self._writes, *self._side], timeout=drain_seconds)
         for job in left:
             await self._not_run(job)
         if left:
@@ -205,22 +209,45 @@ class ActionQueue:
         """Wait until every queued job has been logged (late deliveries included)."""
         if self._queue is not None:
             await self._queue.join()
-        while self._late or self._side:
-            await asyncio.wait([*self._late, *self._side])
+        while self._late or self._side or self._writes:
+            await asyncio.wait([*self._late, *self._side, *self._writes])
 
     async def run_now(self, job: Job) -> ExecutionLog:
         """Run one job here and now (manual trigger) and return its log."""
         return await self._execute(job)
 
     async def _write(self, *entries: ExecutionLog) -> None:
-        """Log ``entries`` durably; entries that arrive while a write is in flight are
-        written together by the next one (group commit: one transaction, one thread hop,
-        and never two writers racing for the database)."""
+        """Log ``entries`` durably; see :meth:`_write_soon`."""
+        await self._write_soon(*entries)
+
+    def _write_soon(self, *entries: ExecutionLog) -> asyncio.Future[None]:
+        """Queue ``entries`` for the log; the future is done once they are written.
+        Entries that arrive while a write is in flight are written together by the next
+        one (group commit: one transaction, one thread hop, and never two writers racing
+        for the database)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._unwritten.append((entries, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
-        await future
+        return future
+
+    def _logged_later(self, entry: ExecutionLog) -> None:
+        """Write a worker's log entry without holding the worker: it takes its next job
+        while the entry waits for the next group commit (``join`` and ``stop`` wait for
+        it; ``on_logged`` hears of it once written)."""
+        future = self._write_soon(entry)
+        self._writes.add(future)
+
+        def written(done: asyncio.Future[None]) -> None:
+            self._writes.discard(done)
+            if done.cancelled():
+                log.error("execution log %s was not written: cancelled", entry.exec_id)
+            elif done.exception() is not None:
+                log.error("execution log %s was not written: %s", entry.exec_id, done.exception())
+            elif self._on_logged is not None:
+                self._on_logged(entry)
+
+        future.add_done_callback(written)
 
     async def _write_pending(self) -> None:
         while self._unwritten:
@@ -245,14 +272,17 @@ class ActionQueue:
             assert me is not None
             self._current[me] = job
             try:
-                await self._execute(job)
+                await self._execute(job, wait_for_log=False)
             except Exception:  # a worker must survive anything
                 log.exception("action worker: job for %s failed", job.rule.rule_name)
             finally:
                 self._current.pop(me, None)
                 self._queue.task_done()
 
-    async def _execute(self, job: Job) -> ExecutionLog:
+    async def _execute(self, job: Job, *, wait_for_log: bool = True) -> ExecutionLog:
+        """Run ``job`` and log it; ``wait_for_log=False`` (the workers) returns before the
+        log is written, unless the deliveries outlive the execution limit (their later
+        update must find the entry written)."""
         started = self._clock.now()
         t0 = time.perf_counter()
         running: asyncio.Future[ActionsOutcome] | None = None
@@ -266,6 +296,9 @@ class ActionQueue:
             except TimeoutError:  # over the rule execution limit: logged now, goes on
                 outcome = ActionsOutcome(status="failed", error_message=self._late_note())
         entry = _entry(job, outcome, started, round((time.perf_counter() - t0) * 1000.0, 3))
+        if not wait_for_log and running is None:
+            self._logged_later(entry)
+            return entry
         await self._write(entry)
         if self._on_logged is not None:
             self._on_logged(entry)
