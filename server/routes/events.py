@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import Response, StreamingResponse
+from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.store import StoredEvent
@@ -108,8 +108,11 @@ def list_events(
 
 async def _changes(
     request: Request, live: Any, last: int, ping_seconds: float, tenant: str
-) -> AsyncIterator[ServerSentEvent]:
-    yield ServerSentEvent(comment="connected", retry=3000)
+) -> AsyncIterator[bytes]:
+    """The stream's bytes: every change found by one read of the feed is written as one
+    chunk (one write and one pass of the event loop per read, however many events it
+    holds; an event at a time, a busy loop had held the stream back past 1,000 events/s)."""
+    yield format_sse_event(comment="connected", retry=3000)
     seq = last
     idle = 0.0
     step = min(1.0, ping_seconds)  # how often a quiet stream checks for a gone client
@@ -119,26 +122,38 @@ async def _changes(
         if changes:
             live.hub.drop(waiter)
             idle = 0.0
-            for change in changes:
-                seq = change.seq
-                yield ServerSentEvent(
+            seq = changes[-1].seq
+            yield b"".join(
+                format_sse_event(
                     id=str(change.seq),
                     event=change.change,
-                    raw_data=change.event.model_dump_json(),
+                    data_str=change.event.model_dump_json(),
                 )
+                for change in changes
+            )
             continue
         if await live.hub.wait(waiter, timeout=step):
             continue
         idle += step
         if idle >= ping_seconds:
             idle = 0.0
-            yield ServerSentEvent(comment="ping")
+            yield format_sse_event(comment="ping")
+
+
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: `created`, `acked` and `dismissed`, each with "
+        "the event as JSON data and the change's sequence number as its id",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
 
 @router.get(
     "/stream",
     summary="Live stream of event changes (Server-Sent Events)",
-    response_class=EventSourceResponse,
+    response_class=StreamingResponse,
+    responses=_STREAM_DOC,
 )
 async def stream_events(
     request: Request,
@@ -151,7 +166,7 @@ async def stream_events(
         str | None, Header(alias="Last-Event-ID", include_in_schema=False)
     ] = None,
     ping_seconds: Annotated[float, Query(gt=0, le=60)] = 15.0,
-) -> AsyncIterator[ServerSentEvent]:
+) -> StreamingResponse:
     """``created`` / ``acked`` / ``dismissed`` changes, each with the event as JSON data.
 
     Without a resume point the stream starts at the present; ``: ping`` comments keep an
@@ -162,8 +177,11 @@ async def stream_events(
         last = int(last_event_id_header)
     if last is None:
         last = await asyncio.to_thread(live.events.last_seq)
-    async for item in _changes(request, live, last, ping_seconds, tenant):
-        yield item
+    return StreamingResponse(
+        _changes(request, live, last, ping_seconds, tenant),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get(
