@@ -73,7 +73,6 @@ log = logging.getLogger(__name__)
 _SAMPLES = 20
 FiringKind = Literal["firing", "recovery"]
 _MIN_BATCH = 32
-_NUMBER_TYPES = {float, int}
 _INF = math.inf
 
 
@@ -1073,10 +1072,16 @@ class RuleRuntime:
         if last is not None and ts - last < interval:
             return True, None
         self._last_fired[key] = ts
-        silence = Silence(
-            key=dict(zip(policy.key, key, strict=True)), until=to_datetime(ts + interval)
+        return False, self._silence(key, ts)
+
+    def _silence(self, key: tuple[Any, ...], last: float) -> Silence:
+        """The suppression of ``key`` opened by its firing at ``last``."""
+        policy = self.rule.suppression
+        assert policy is not None
+        return Silence(
+            key=dict(zip(policy.key, key, strict=True)),
+            until=to_datetime(last + self._suppress_for),
         )
-        return False, silence
 
     def silences(self) -> list[Silence]:
         """The suppressions this runtime holds open at its latest event time: one per key
@@ -1087,10 +1092,7 @@ class RuleRuntime:
             return []
         now, interval = self._max_ts, self._suppress_for
         return [
-            Silence(
-                key=dict(zip(policy.key, key, strict=True)),
-                until=to_datetime(last + interval),
-            )
+            self._silence(key, last)
             for key, last in sorted(self._last_fired.items(), key=lambda item: item[1])
             if now - last < interval
         ]
