@@ -17,7 +17,6 @@ the store is closed on shutdown. Library errors map to HTTP answers here:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -47,7 +46,13 @@ from cepkit.store import RuleStore, SqlRuleStore, create_store
 from server.live import LiveServices
 from server.routes import ROUTERS
 from server.routes.rules import validated_document
-from server.schemas import json_loc, json_path, problem_dict, rule_document_components
+from server.schemas import (
+    ascii_json,
+    json_loc,
+    json_path,
+    problem_dict,
+    rule_document_components,
+)
 from server.security import authorize, parse_api_keys
 from server.settings import Settings
 from server.sinks import parse_sinks
@@ -125,7 +130,7 @@ class _ErrorJSON(JSONResponse):
         try:
             return super().render(content)
         except UnicodeEncodeError:
-            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+            return ascii_json(content)
 
 
 def _error(status: int, detail: Any) -> JSONResponse:

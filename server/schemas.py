@@ -12,6 +12,7 @@ Rule documents themselves are free-form JSON validated by :func:`cepkit.rules.pa
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -32,6 +33,7 @@ __all__ = [
     "RuleVersionPublic",
     "SimulateRequest",
     "ValidationErrorOut",
+    "ascii_json",
     "json_loc",
     "json_path",
     "problem_dict",
@@ -139,6 +141,17 @@ class SimulateRequest(BaseModel):
     history: list[float] | None = Field(
         default=None, description="Anomaly rules: earlier values, oldest first (the baseline)."
     )
+
+
+def ascii_json(content: Any) -> bytes:
+    """``content`` (JSON data) as compact ASCII JSON: what a body that echoes the client's
+    input falls back to when it holds a lone surrogate (``"\\ud800"`` is valid JSON but
+    cannot be written as UTF-8).
+
+    >>> ascii_json({"path": chr(0xD800)})
+    b'{"path":"\\\\ud800"}'
+    """
+    return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def json_path(loc: Iterable[str | int]) -> str:

@@ -15,9 +15,11 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from pydantic_core import PydanticSerializationError
 
 from server.deps import LiveDep, TenantDep
 from server.runner import IngestResult
+from server.schemas import ascii_json
 
 __all__ = ["router"]
 
@@ -117,5 +119,10 @@ def _loads(raw: bytes) -> Any:
 
 
 def _answer(result: IngestResult) -> Response:
-    """The result as JSON (built by the runner already: not validated again)."""
-    return Response(result.model_dump_json(), media_type="application/json")
+    """The result as JSON (built by the runner already: not validated again); an error
+    path naming a key with a lone surrogate is written escaped."""
+    try:
+        body = result.model_dump_json().encode()
+    except (PydanticSerializationError, UnicodeEncodeError):
+        body = ascii_json(result.model_dump(mode="json"))
+    return Response(body, media_type="application/json")

@@ -478,6 +478,9 @@ def test_text_that_is_not_unicode_is_refused_with_its_path(app_client: TestClien
     answer = app_client.post("/cep/ingest", content=body, headers=headers).json()
     assert (answer["accepted"], answer["rejected"]) == (1, 1)
     assert [(e["index"], e["path"]) for e in answer["errors"]] == [(0, "host")]
+    keyed = app_client.post("/cep/ingest", content='[{"\\ud800": 1}, {"a": 2}]', headers=headers)
+    assert keyed.status_code == 200  # the error names the key, written escaped
+    assert (keyed.json()["accepted"], keyed.json()["errors"][0]["path"]) == (1, "\ud800")
     rule = '{"rule_name": "x\\udfff", "trigger_type": "event", "trigger_spec": {}}'
     refused = app_client.post("/cep/rules", content=rule, headers=headers)
     assert refused.status_code == 422
