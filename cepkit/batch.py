@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +36,8 @@ from numpy.typing import NDArray
 from cepkit.clock import Clock, SystemClock
 from cepkit.paths import MISSING
 from cepkit.timefields import EventTimeError, parse_event_time
+
+T = TypeVar("T")
 
 __all__ = ["EventBatch", "EventTimes", "event_time"]
 
@@ -163,14 +165,11 @@ class EventBatch:
         column: tuple[bool, NDArray[Any] | None] = self._cache[key]
         return column
 
-    def mask(self, key: Hashable, test: Callable[[Mapping[str, Any]], bool]) -> NDArray[np.bool_]:
-        """``test`` of every event as a bool array, cached under ``key`` (rules with the
-        same test, say the same ``event_type`` filter, share one pass)."""
-        cache_key = ("mask", key)
-        cached = self._cache.get(cache_key)
-        if cached is None:
-            cached = self._cache[cache_key] = np.fromiter(
-                map(test, self.events), dtype=bool, count=len(self.events)
-            )
-        result: NDArray[np.bool_] = cached
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, cached under ``key``: what several rules derive alike from the
+        batch (say the same ``event_type`` filter) is derived once."""
+        cache_key = ("derived", key)
+        if cache_key not in self._cache:
+            self._cache[cache_key] = compute()
+        result: T = self._cache[cache_key]
         return result

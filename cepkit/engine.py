@@ -370,12 +370,10 @@ class RuleRuntime:
         if self._filters_type:
             spec = self.rule.trigger_spec
             assert isinstance(spec, EventTrigger)
-            passes = _type_mask(batch, spec)
-            if passes is None:  # the general case: event_passes_trigger on each event
-                passes = batch.mask(
-                    ("event_passes_trigger", spec.event_type, spec.source),
-                    lambda event: event_passes_trigger(spec, event) is None,
-                )
+            passes = batch.derived(
+                ("event_passes_trigger", spec.event_type, spec.source),
+                lambda: _trigger_mask(batch, spec),
+            )
         else:
             passes = None
         check = plan.event_filter
@@ -1177,6 +1175,16 @@ class RuleRuntime:
         runtime.stats.late_samples.extend(late)
         runtime.stats.error_samples.extend(errors)
         return runtime
+
+
+def _trigger_mask(batch: EventBatch, spec: EventTrigger) -> NDArray[np.bool_]:
+    """:func:`event_passes_trigger` of every event of the batch: by columns when
+    :func:`_type_mask` can, else event by event."""
+    passes = _type_mask(batch, spec)
+    if passes is None:
+        test = (event_passes_trigger(spec, event) is None for event in batch.events)
+        passes = np.fromiter(test, dtype=bool, count=len(batch))
+    return passes
 
 
 def _type_mask(batch: EventBatch, spec: EventTrigger) -> NDArray[np.bool_] | None:
