@@ -62,7 +62,7 @@ from cepkit.arrays import Chunk, compile_condition
 from cepkit.conditions import Condition, leaves
 from cepkit.engine import RuleRuntime
 from cepkit.errors import CepkitError
-from cepkit.firing import Firing, Silence
+from cepkit.firing import Firing
 from cepkit.operators import ARRAY_OPERATORS, OPERATORS, as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger
@@ -366,7 +366,7 @@ class Evaluation:
     rows: Rows
     times: NDArray[np.float64]
     suppressed: list[bool]
-    silences: list[Silence | None]
+    opens: list[tuple[Any, ...] | None]  # the suppression key each firing opens
     per_day: Counter[str]
     top_groups: Counter[str]
     events_at: EventsAt = field(repr=False)
@@ -397,29 +397,31 @@ class Evaluation:
                 value = resolve(record, spec.threshold_field)
                 values = {spec.threshold_field: None if value is MISSING else value}
             group_dict = runtime._groups.get(group, {}) if group != () else {}
+            ts, opens = float(self.times[i]), self.opens[i]
             firing = Firing.build(
                 rule_key=plan.rule_key,
                 rule_id=rule.rule_id,
                 rule_name=rule.rule_name,
                 severity=rule.severity,
-                event_time=float(self.times[i]),
+                event_time=ts,
                 group=group_dict,
                 values=values,
                 explain=check.explain(record) if check is not None else None,
                 payload=dict(record),
                 suppressed=self.suppressed[i],
-                silence=self.silences[i],
+                silence=None if opens is None else runtime._silence(opens, ts),
                 identity=runtime._identity(record),
                 notes=[],
             )
-            log.debug(
-                "rule %s %s group=%s at=%s id=%s (columnar)",
-                rule.rule_name,
-                "suppressed" if firing.suppressed else "fired",
-                group_dict,
-                firing.event_time.isoformat(),
-                firing.firing_id,
-            )
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "rule %s %s group=%s at=%s id=%s (columnar)",
+                    rule.rule_name,
+                    "suppressed" if firing.suppressed else "fired",
+                    group_dict,
+                    firing.event_time.isoformat(),
+                    firing.firing_id,
+                )
             out.append(firing)
         return out
 
@@ -511,13 +513,13 @@ def _finish(
     needs_records = bool(runtime.plan.group_by) or rule.suppression is not None
     records = events_at(rows) if needs_records else None
     suppressed = [False] * len(rows)
-    silences: list[Silence | None] = [None] * len(rows)
+    opens: list[tuple[Any, ...] | None] = [None] * len(rows)
     labels: Counter[str] = Counter()
     if records is not None:
         for i, record in enumerate(records):
             group = runtime._group(record)
             group_dict = runtime._groups.get(group, {}) if group != () else {}
-            suppressed[i], silences[i] = runtime._suppressed(float(times[i]), group_dict, record)
+            suppressed[i], opens[i] = runtime._suppressed(float(times[i]), group_dict, record)
             if not suppressed[i]:
                 labels[_label(group_dict)] += 1
     delivered = len(rows) - sum(suppressed)
@@ -531,7 +533,7 @@ def _finish(
         rows=rows,
         times=times,
         suppressed=suppressed,
-        silences=silences,
+        opens=opens,
         per_day=_per_day(times[keep]),
         top_groups=labels,
         events_at=events_at,

@@ -1017,7 +1017,7 @@ class RuleRuntime:
     ) -> list[Firing]:
         rule = self.rule
         group_dict = self._groups.get(group, {}) if group != () else {}
-        suppressed, silence = (
+        suppressed, opens = (
             self._suppressed(ts, group_dict, payload) if kind == "firing" else (False, None)
         )
         firing = Firing.build(
@@ -1033,7 +1033,7 @@ class RuleRuntime:
             explain=explain,
             payload=dict(payload) if payload is not None else None,
             suppressed=suppressed,
-            silence=silence,
+            silence=None if opens is None else self._silence(opens, ts),
             identity=identity,
             kind=kind,
             notes=notes,
@@ -1044,21 +1044,22 @@ class RuleRuntime:
             self.stats.suppressed += 1
         else:
             self.stats.firings += 1
-        log.debug(
-            "rule %s %s group=%s at=%s id=%s",
-            rule.rule_name,
-            "recovered" if kind == "recovery" else ("suppressed" if suppressed else "fired"),
-            group_dict,
-            firing.event_time.isoformat(),
-            firing.firing_id,
-        )
+        if log.isEnabledFor(logging.DEBUG):  # a storm's firings: no time formatted for nothing
+            log.debug(
+                "rule %s %s group=%s at=%s id=%s",
+                rule.rule_name,
+                "recovered" if kind == "recovery" else ("suppressed" if suppressed else "fired"),
+                group_dict,
+                firing.event_time.isoformat(),
+                firing.firing_id,
+            )
         return [firing]
 
     def _suppressed(
         self, ts: float, group: Mapping[str, Any], payload: Mapping[str, Any] | None
-    ) -> tuple[bool, Silence | None]:
+    ) -> tuple[bool, tuple[Any, ...] | None]:
         """Whether a firing at ``ts`` is suppressed; when it is not (and the rule has a
-        suppression), the :class:`Silence` it opens."""
+        suppression), the key whose suppression it opens (:meth:`_silence` of it)."""
         policy = self.rule.suppression
         if policy is None:
             return False, None
@@ -1070,7 +1071,7 @@ class RuleRuntime:
         if last is not None and ts - last < interval:
             return True, None
         self._last_fired[key] = ts
-        return False, self._silence(key, ts)
+        return False, key
 
     def _silence(self, key: tuple[Any, ...], last: float) -> Silence:
         """The suppression of ``key`` opened by its firing at ``last``."""
