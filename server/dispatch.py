@@ -107,8 +107,7 @@ class ActionQueue:
         self._hard_timeout = max(timeout, hard_timeout)
         self._late: dict[asyncio.Task[None], Job] = {}
         self._current: dict[asyncio.Task[None], Job] = {}  # the job each worker runs
-        self._side: set[asyncio.Task[None]] = set()  # suppressed firings being logged
-        self._writes: set[asyncio.Future[None]] = set()  # workers' logs not yet written
+        self._writes: set[asyncio.Future[None]] = set()  # logs handed over, not yet written
         self._on_logged = on_logged
         self._on_timeout = on_timeout
         self._queue: asyncio.Queue[Job] | None = None
@@ -150,8 +149,8 @@ class ActionQueue:
             if stuck:
                 log.error("%d action workers did not stop", len(stuck))
         self._tasks = []
-        if self._writes or self._side:  # logs of finished jobs still waiting for a commit
-            await asyncio.wait([*self._writes, *self._side], timeout=drain_seconds)
+        if self._writes:  # logs of finished jobs still waiting for a commit
+            await asyncio.wait(self._writes, timeout=drain_seconds)
         for job in left:
             await self._not_run(job)
         if left:
@@ -182,24 +181,12 @@ class ActionQueue:
         if loop is None or loop.is_closed():
             log.error("action queue not running; %d suppressed logs dropped", len(jobs))
             return
-        loop.call_soon_threadsafe(self._spawn_suppressed, list(jobs))
+        loop.call_soon_threadsafe(self._log_suppressed, list(jobs))
 
-    def _spawn_suppressed(self, jobs: list[Job]) -> None:
-        task = asyncio.create_task(self._log_suppressed(jobs))
-        self._side.add(task)
-        task.add_done_callback(self._side.discard)
-
-    async def _log_suppressed(self, jobs: list[Job]) -> None:
+    def _log_suppressed(self, jobs: list[Job]) -> None:
         now = self._clock.now()
         suppressed = ActionsOutcome(status="suppressed")
-        entries = [_entry(job, suppressed, now, 0.0) for job in jobs]
-        try:
-            await self._write(*entries)
-        except Exception:  # the firings are counted by the engine; the logs are lost
-            log.exception("could not log %d suppressed firings", len(entries))
-            return
-        if self._on_logged is not None and entries:
-            self._on_logged(entries[-1])
+        self._logged_later(*(_entry(job, suppressed, now, 0.0) for job in jobs))
 
     def pending(self) -> int:
         """Jobs waiting for a worker."""
@@ -209,16 +196,12 @@ class ActionQueue:
         """Wait until every queued job has been logged (late deliveries included)."""
         if self._queue is not None:
             await self._queue.join()
-        while self._late or self._side or self._writes:
-            await asyncio.wait([*self._late, *self._side, *self._writes])
+        while self._late or self._writes:
+            await asyncio.wait([*self._late, *self._writes])
 
     async def run_now(self, job: Job) -> ExecutionLog:
         """Run one job here and now (manual trigger) and return its log."""
         return await self._execute(job)
-
-    async def _write(self, *entries: ExecutionLog) -> None:
-        """Log ``entries`` durably; see :meth:`_write_soon`."""
-        await self._write_soon(*entries)
 
     def _write_soon(self, *entries: ExecutionLog) -> asyncio.Future[None]:
         """Queue ``entries`` for the log; the future is done once they are written.
@@ -231,21 +214,23 @@ class ActionQueue:
             self._writer = asyncio.create_task(self._write_pending())
         return future
 
-    def _logged_later(self, entry: ExecutionLog) -> None:
-        """Write a worker's log entry without holding the worker: it takes its next job
-        while the entry waits for the next group commit (``join`` and ``stop`` wait for
-        it; ``on_logged`` hears of it once written)."""
-        future = self._write_soon(entry)
+    def _logged_later(self, *entries: ExecutionLog) -> None:
+        """Hand ``entries`` to the next group commit without waiting for it (a worker takes
+        its next job meanwhile; ``join`` and ``stop`` wait for them; ``on_logged`` hears
+        of the last once they are written)."""
+        if not entries:
+            return
+        future = self._write_soon(*entries)
         self._writes.add(future)
 
         def written(done: asyncio.Future[None]) -> None:
             self._writes.discard(done)
-            if done.cancelled():
-                log.error("execution log %s was not written: cancelled", entry.exec_id)
-            elif done.exception() is not None:
-                log.error("execution log %s was not written: %s", entry.exec_id, done.exception())
+            if done.cancelled() or done.exception() is not None:
+                why = "cancelled" if done.cancelled() else done.exception()
+                ids = ", ".join(entry.exec_id for entry in entries)
+                log.error("execution logs not written (%s): %s", why, ids)
             elif self._on_logged is not None:
-                self._on_logged(entry)
+                self._on_logged(entries[-1])
 
         future.add_done_callback(written)
 
@@ -299,7 +284,7 @@ class ActionQueue:
         if not wait_for_log and running is None:
             self._logged_later(entry)
             return entry
-        await self._write(entry)
+        await self._write_soon(entry)
         if self._on_logged is not None:
             self._on_logged(entry)
         if running is not None:
