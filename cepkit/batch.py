@@ -35,13 +35,12 @@ from numpy.typing import NDArray
 
 from cepkit.clock import Clock, SystemClock
 from cepkit.paths import MISSING
-from cepkit.timefields import EventTimeError, parse_event_time
+from cepkit.timefields import MS_ABOVE, EventTimeError, parse_event_time
 
 T = TypeVar("T")
 
 __all__ = ["EventBatch", "EventTimes", "event_time"]
 
-_MS_ABOVE = 1e11  # larger epoch numbers are milliseconds (or microseconds)
 _EXACT = float(2**53)
 
 
@@ -60,7 +59,7 @@ def event_time(raw: Any, field_name: str, clock: Clock) -> float:
     if raw is MISSING or raw is None:
         return clock.now().timestamp()
     if raw.__class__ is float or raw.__class__ is int:
-        return float(raw) if abs(raw) < _MS_ABOVE else parse_event_time(raw)
+        return float(raw) if abs(raw) < MS_ABOVE else parse_event_time(raw)
     return parse_event_time(raw, field_name)
 
 
@@ -99,7 +98,7 @@ class EventBatch:
         raws = [e.get(field_name, MISSING) for e in self.events]
         if set(map(type, raws)) <= {float, int}:
             stamps = np.asarray(raws, dtype=np.float64)
-            if len(stamps) == 0 or float(np.abs(stamps).max()) < _MS_ABOVE:
+            if len(stamps) == 0 or float(np.abs(stamps).max()) < MS_ABOVE:
                 return EventTimes(stamps)  # the common case: epoch seconds throughout
         out = np.empty(len(raws), dtype=np.float64)
         invalid: list[tuple[int, str]] = []

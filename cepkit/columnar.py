@@ -66,7 +66,7 @@ from cepkit.firing import Firing
 from cepkit.operators import ARRAY_OPERATORS, OPERATORS, as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.rules import AnomalyTrigger, EventTrigger, MetricTrigger
-from cepkit.timefields import EventTimeError, parse_event_time, to_datetime
+from cepkit.timefields import MS_ABOVE, EventTimeError, parse_event_time, to_datetime
 
 __all__ = [
     "SCORE_TOLERANCE",
@@ -84,7 +84,6 @@ Rows = NDArray[np.intp]
 EventsAt = Callable[[Rows], list[dict[str, Any]]]
 
 _CHUNK = 1 << 17  # rows per chunk: each column's chunk stays in cache between passes
-_MS_ABOVE = 1e11  # the engine reads larger epoch numbers as milliseconds (or microseconds)
 _SAMPLES = 20  # RuntimeStats keeps this many error samples
 _SMALLEST, _LARGEST = 1e-100, 1e100  # the detectors' documented accuracy range
 _DAY = 86_400.0
@@ -277,7 +276,7 @@ class _Times:
                 out[i] = self.clock.now().timestamp()
             return out
         out = raw.astype(np.float64)
-        for i in np.flatnonzero(~(np.abs(out) < _MS_ABOVE)):  # ms, us, or missing (NaN)
+        for i in np.flatnonzero(~(np.abs(out) < MS_ABOVE)):  # ms, us, or missing (NaN)
             value = raw[i].item()
             out[i] = self.clock.now().timestamp() if value != value else parse_event_time(value)
         return out

@@ -56,7 +56,7 @@ from cepkit.operators import ARRAY_OPERATORS, OPERATORS, as_number
 from cepkit.paths import MISSING, resolve
 from cepkit.plan import RulePlan, compile_plan
 from cepkit.rules import EventTrigger, MetricTrigger, Rule, ScheduleTrigger, parse_rule
-from cepkit.timefields import EventTimeError, to_datetime
+from cepkit.timefields import MS_ABOVE, EventTimeError, to_datetime
 from cepkit.windows import Session, Tumbling
 
 __all__ = [
@@ -434,7 +434,7 @@ class RuleRuntime:
         # the time and every aggregated field: plain finite numbers in every event (the
         # batch's columns, shared with the other rules; NaN stands for absent)
         ts = batch.numbers(plan.timestamp_field)
-        if ts is None or np.isnan(ts).any() or not np.abs(ts).max() < 1e11:
+        if ts is None or np.isnan(ts).any() or not np.abs(ts).max() < MS_ABOVE:
             return None
         arrays: list[NDArray[np.float64] | None] = []
         for name, _, _ in self._extractors:

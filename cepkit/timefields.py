@@ -24,9 +24,10 @@ from typing import Any
 
 from cepkit.errors import EvaluationError
 
-__all__ = ["EventTimeError", "parse_event_time", "to_datetime"]
+__all__ = ["MS_ABOVE", "EventTimeError", "parse_event_time", "to_datetime"]
 
-_MS_ABOVE = 1e11
+#: an epoch number this large or larger is milliseconds (or, past 1e14, microseconds)
+MS_ABOVE = 1e11
 _US_ABOVE = 1e14
 
 
@@ -39,7 +40,7 @@ def _from_number(value: float) -> float:
         raise ValueError("not a finite number")
     if abs(value) >= _US_ABOVE:
         return value / 1e6
-    if abs(value) >= _MS_ABOVE:
+    if abs(value) >= MS_ABOVE:
         return value / 1e3
     return float(value)
 

@@ -55,10 +55,6 @@ log = logging.getLogger(__name__)
 DEFAULT_POLL_INTERVAL = 60.0
 
 
-def _seconds(delta: timedelta) -> float:
-    return round(delta.total_seconds(), 3)
-
-
 class PolledRule(BaseModel):
     """One metric rule the poller fetches (or cannot: ``pollable`` false, ``problem``)."""
 
@@ -465,6 +461,3 @@ class MetricPoller:
                     )
                 )
             return out
-
-
-# --- the scheduler -----------------------------------------------------------------------

@@ -42,7 +42,7 @@ from cepkit.rules import Rule
 from cepkit.rules.parse import format_path, may_hold_surrogates, unencodable_text
 from cepkit.store import EventStore, Journal, RuleStore, StoredEvent, StoredRule
 from cepkit.store.events import Source
-from cepkit.timefields import EventTimeError, parse_event_time
+from cepkit.timefields import MS_ABOVE, EventTimeError, parse_event_time
 
 __all__ = [
     "IngestItemError",
@@ -54,8 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_SECONDS = 1e11  # beyond this an epoch number is read as milliseconds (still checked)
 
 
 class IngestItemError(BaseModel):
@@ -415,7 +413,7 @@ def item_problem(item: Any, *, deep: bool = True) -> tuple[str, str] | None:
         for loc in unencodable_text(item):
             return format_path(loc), "text must be valid Unicode (a lone surrogate)"
     raw = item.get("timestamp")
-    if raw is None or (raw.__class__ is float and -_SECONDS < raw < _SECONDS):
+    if raw is None or (raw.__class__ is float and -MS_ABOVE < raw < MS_ABOVE):
         return None  # absent, or plain epoch seconds: readable
     if isinstance(raw, bool):
         return "timestamp", "timestamp must be ISO-8601 text or epoch seconds/ms"
