@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from cepkit.rules import Rule, parse_rule
+from cepkit.rules.parse import is_unicode
 
 __all__ = ["MAX_TEXT_LENGTH", "Draft", "Drafter", "check_text", "is_unicode"]
 
@@ -82,16 +83,3 @@ def check_text(text: object) -> str:
     if not is_unicode(text):
         raise ValueError("text: must be valid Unicode (it holds a lone surrogate)")
     return text
-
-
-def is_unicode(text: str) -> bool:
-    """Whether ``text`` can be written as UTF-8 (no lone surrogates such as ``\\ud800``).
-
-    >>> is_unicode("CPU 90%"), is_unicode("\\ud800")
-    (True, False)
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

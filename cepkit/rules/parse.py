@@ -28,7 +28,7 @@ from pydantic_core import ErrorDetails
 from cepkit.errors import Problem, RuleError, RuleValidationError
 from cepkit.rules.model import Rule
 
-__all__ = ["format_path", "load_rule_files", "parse_rule", "problems_from"]
+__all__ = ["format_path", "is_unicode", "load_rule_files", "parse_rule", "problems_from"]
 
 # Tags of the discriminated unions: pydantic puts them in error locations; users never wrote them.
 _UNION_TAGS = {
@@ -159,6 +159,21 @@ def problems_from(exc: ValidationError, doc: Mapping[str, Any]) -> list[Problem]
     return problems
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates such as ``\\ud800``).
+
+    >>> is_unicode("CPU 90%"), is_unicode("\\ud800")
+    (True, False)
+    """
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def unencodable_text(
     value: Any, loc: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[str | int, ...]]:
@@ -169,14 +184,11 @@ def unencodable_text(
     ['a[1]', '\udfff']
     """
     if isinstance(value, str):
-        if not value.isascii():
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                yield loc
+        if not is_unicode(value):
+            yield loc
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            if isinstance(key, str) and any(True for _ in unencodable_text(key)):
+            if isinstance(key, str) and not is_unicode(key):
                 yield (*loc, key)
             else:
                 yield from unencodable_text(item, (*loc, key))
