@@ -168,7 +168,8 @@ class ScaledMode:
         stream as one batch."""
         good, errors = check_items(items, text)
         if good:
-            fields = encode_batch(good, at=self._clock.now().timestamp(), tenant=tenant)
+            at = self._clock.now().timestamp()
+            fields = encode_batch(good, at=at, tenant=tenant, text=None if errors else text)
             await self._client.xadd(self.streams.inputs()[0], fields)
         return IngestResult(accepted=len(good), rejected=len(errors), errors=errors)
 

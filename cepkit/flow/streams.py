@@ -87,12 +87,15 @@ class OutputFiring(BaseModel):
     firing: Firing
 
 
-def encode_batch(events: Sequence[Mapping[str, Any]], *, at: float, tenant: str) -> dict[str, Any]:
-    """The stream message fields of one batch."""
+def encode_batch(
+    events: Sequence[Mapping[str, Any]], *, at: float, tenant: str, text: str | None = None
+) -> dict[str, Any]:
+    """The stream message fields of one batch; ``text``, when given, is ``events`` already
+    as the JSON text of a list (a request body) and is sent as it is."""
     return {
         "at": repr(float(at)),
         "tenant": tenant,
-        "events": json.dumps(list(events), separators=(",", ":")),
+        "events": text if text is not None else json.dumps(list(events), separators=(",", ":")),
     }
 
 
