@@ -48,7 +48,17 @@ from cepkit.anomaly import DETECTORS, create
 from cepkit.errors import CepkitError
 from cepkit.rules import AnomalyTrigger, MetricTrigger, Rule, parse_rule
 
-__all__ = ["Incident", "Incidents", "alert_budget", "recommend", "sweep"]
+__all__ = [
+    "Incident",
+    "Incidents",
+    "alert_budget",
+    "detector_params",
+    "from_rule",
+    "recommend",
+    "setting_label",
+    "sweep",
+    "tuned_rule",
+]
 
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "zscore": {"window": [50, 100, 300]},
@@ -367,8 +377,20 @@ def _first_alerts(
     return hit, np.where(hit, when - starts[:, None], 0.0)
 
 
-def _from_rule(rule: Rule | Mapping[str, Any]) -> tuple[str, str, dict[str, list[Any]]]:
-    """(method, value column, grid pinned to the rule's parameters) of a rule."""
+def from_rule(rule: Rule | Mapping[str, Any]) -> tuple[str, str, dict[str, list[Any]]]:
+    """(method, value column, grid pinned to the rule's parameters) of a rule.
+
+    An anomaly rule sweeps its detector on its ``value_path``, a metric rule with a
+    ``metric_name`` its threshold; any other rule raises ValueError (a document that is
+    not a rule, :class:`cepkit.errors.RuleValidationError`).
+
+    >>> from_rule({"rule_name": "cpu", "trigger_type": "metric",
+    ...            "trigger_spec": {"metric_name": "cpu", "operator": ">", "threshold": 90}})
+    ('threshold', 'cpu', {})
+    >>> from_rule({"rule_name": "lat", "trigger_type": "anomaly", "trigger_spec":
+    ...            {"value_path": "ms", "anomaly_method": "ema", "alpha": 0.2}})[:2]
+    ('ema', 'ms')
+    """
     model = parse_rule(rule)
     spec = model.trigger_spec
     if isinstance(spec, AnomalyTrigger):
@@ -413,7 +435,7 @@ def sweep(
     first 15% of each group's rows are not scored; one scoring per threshold, so opt-in).
     """
     if not isinstance(method, str):
-        method, rule_value, pinned = _from_rule(method)
+        method, rule_value, pinned = from_rule(method)
         value = value or rule_value
         grid = {**pinned, **(grid or {})}
     if value is None:
@@ -560,6 +582,71 @@ def alert_budget(result: pd.DataFrame, max_alerts_per_day: float) -> pd.Series:
         ["recall", "precision", "alerts"], ascending=[False, False, True], kind="stable"
     )
     return ranked.iloc[0]
+
+
+#: the detector parameters a sweep row may carry (its setting)
+_SETTING_KEYS = ("window", "multiplier", "alpha")
+
+
+def detector_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The detector parameters of a sweep row: an int ``window``, float others; a
+    parameter the row lacks (missing, None or NaN) is left out.
+
+    >>> detector_params({"method": "iqr", "window": 60.0, "multiplier": 1.5, "alpha": None})
+    {'window': 60, 'multiplier': 1.5}
+    """
+    out: dict[str, Any] = {}
+    for key in _SETTING_KEYS:
+        value = row.get(key)
+        if value is not None and not pd.isna(value):
+            out[key] = int(value) if key == "window" else float(value)
+    return out
+
+
+def setting_label(row: Mapping[str, Any], *, sep: str = " ") -> str:
+    """A sweep row's setting as text: its method, then its :func:`detector_params`.
+
+    >>> row = {"method": "iqr", "window": 60.0, "multiplier": 1.5, "threshold": 2.0}
+    >>> setting_label(row), setting_label(row, sep=", "), setting_label({"method": "threshold"})
+    ('iqr window=60 multiplier=1.5', 'iqr window=60, multiplier=1.5', 'threshold')
+    """
+    params = [f"{k}={v:g}" for k, v in detector_params(row).items()]
+    return f"{row['method']} {sep.join(params)}" if params else str(row["method"])
+
+
+def tuned_rule(
+    document: Mapping[str, Any], row: Mapping[str, Any], group: str | None = None
+) -> dict[str, Any]:
+    """A copy of the rule ``document`` with the method, parameters and threshold of a
+    sweep ``row``; ``group`` (when given) becomes its ``group_by``.
+
+    A ``threshold`` row sets a metric rule's threshold. IQR has no threshold of its own:
+    scoring ``t`` IQRs beyond the fences at ``k`` is being beyond the fences at ``k + t``,
+    so its multiplier becomes ``k + t``. Other detectors get the row's threshold.
+
+    >>> rule = {"rule_name": "r", "trigger_type": "anomaly",
+    ...         "trigger_spec": {"value_path": "v", "anomaly_method": "zscore"}}
+    >>> row = {"method": "iqr", "window": 60.0, "multiplier": 1.5, "threshold": 2.0}
+    >>> tuned_rule(rule, row, "host")["trigger_spec"]
+    {'value_path': 'v', 'anomaly_method': 'iqr', 'window': 60, 'multiplier': 3.5}
+    """
+    doc = dict(document)
+    spec = dict(doc["trigger_spec"])
+    threshold = float(row["threshold"])
+    if row["method"] == "threshold":
+        spec["threshold"] = threshold
+    else:
+        spec["anomaly_method"] = row["method"]
+        spec.update(detector_params(row))
+        if row["method"] == "iqr":
+            spec["multiplier"] = float(row["multiplier"]) + threshold
+            spec.pop("threshold", None)
+        else:
+            spec["threshold"] = threshold
+    doc["trigger_spec"] = spec
+    if group:
+        doc["group_by"] = [group]
+    return doc
 
 
 def recommend(

@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import WebSocketRoute
 
 from cepkit.client import Client
+from server.security import presented_key
 
 __all__ = [
     "REGISTRY",
@@ -131,25 +132,6 @@ def available(registry: Mapping[str, str] = REGISTRY) -> list[Dashboard]:
             Dashboard(path=path, title=TITLES.get(path, path), target=target, factory=factory)
         )
     return out
-
-
-def presented_key(headers: Mapping[str, Any]) -> str | None:
-    """The API key a request presented (``X-API-Key`` or ``Authorization: Bearer``).
-
-    >>> presented_key({"Authorization": "Bearer abc"}), presented_key({"x-api-key": "k"})
-    ('abc', 'k')
-    """
-    lower = {str(k).lower(): v for k, v in headers.items()}
-    key = lower.get("x-api-key")
-    if isinstance(key, list):
-        key = key[0] if key else None
-    if key:
-        return str(key)
-    auth = lower.get("authorization", "")
-    if isinstance(auth, list):
-        auth = auth[0] if auth else ""
-    scheme, _, token = str(auth).partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _own_url(api_url: str | None) -> str:

@@ -29,7 +29,8 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from fastapi import HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -41,6 +42,7 @@ __all__ = [
     "Principal",
     "authorize",
     "parse_api_keys",
+    "presented_key",
     "required_role",
 ]
 
@@ -120,13 +122,39 @@ def required_role(method: str, path: str) -> Role:
     return "admin"
 
 
-def _presented(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
+def _header(headers: Mapping[str, Any], name: str) -> Any:
+    """The value of header ``name`` (lower case): ``headers.get(name)``, else the value of a
+    plain mapping's key spelt in any case; of a list of values, the first."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if str(k).lower() == name), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value
+
+
+def presented_key(headers: Mapping[str, Any]) -> str | None:
+    """The API key a request presented: ``X-API-Key``, else ``Authorization: Bearer <key>``.
+
+    ``headers`` is a request's (Starlette's: case-insensitive, a repeated header gives its
+    first value) or a plain mapping with names in any case (the dashboards' page headers).
+
+    >>> presented_key({"Authorization": "Bearer abc"}), presented_key({"x-api-key": "k"})
+    ('abc', 'k')
+    >>> from starlette.datastructures import Headers
+    >>> presented_key(Headers(raw=[(b"x-api-key", b"first"), (b"x-api-key", b"second")]))
+    'first'
+    """
+    key = _header(headers, "x-api-key")
     if key:
-        return key
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
+        return str(key)
+    auth = _header(headers, "authorization")
+    scheme, _, token = str("" if auth is None else auth).partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _presented(request: Request) -> str | None:
+    return presented_key(request.headers)
 
 
 def _match(keys: list[ApiKey], presented: str) -> ApiKey | None:

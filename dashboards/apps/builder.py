@@ -10,7 +10,6 @@ sits on the right. :func:`create` builds one session's state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pandas as pd
@@ -20,22 +19,13 @@ from panel.template.base import BaseTemplate
 from cepkit.client import Client
 from dashboards.apps.builder_form import follow, form_builder
 from dashboards.apps.copilot import copilot_panel
+from dashboards.serve import in_thread
 from dashboards.state.builder import BuilderState, JsonEditorState
 from dashboards.state.copilot import for_builder
 
 __all__ = ["builder_view", "create"]
 
 _LOG_COLUMNS = ["exec_id", "status", "duration_ms", "error"]
-
-
-def off_loop(work: Callable[[], object]) -> Callable[..., Coroutine[Any, Any, None]]:
-    """A callback running ``work`` in a worker thread: a call to the server never blocks
-    the session's event loop (the server may be this very process)."""
-
-    async def callback(*_args: object) -> None:
-        await asyncio.to_thread(work)
-
-    return callback
 
 
 def _error(text: str) -> pn.pane.Markdown:
@@ -87,7 +77,7 @@ def _json_editor(state: BuilderState) -> pn.Column:
         save.label = "Create rule" if selected is None else "Update rule"
 
     state.param.watch(lambda e: label(e.new), ["selected"])
-    save.on_click(off_loop(state.save_json))
+    save.on_click(in_thread(state.save_json))
     area: dict[str, Any] = {"sizing_mode": "stretch_width", "rows": 8}
     return pn.Column(
         pn.Row(
@@ -123,9 +113,9 @@ def _result(title: str, text: str, css: str) -> pn.Column:
 
 def _test_tab(state: BuilderState) -> pn.Column:
     simulate = pn.widgets.Button(label="Simulate", color="primary")
-    simulate.on_click(off_loop(state.simulate))
+    simulate.on_click(in_thread(state.simulate))
     trigger = pn.widgets.Button(label="Manual trigger", color="warning")
-    trigger.on_click(off_loop(state.trigger))
+    trigger.on_click(in_thread(state.trigger))
     payload = pn.widgets.TextAreaInput.from_param(
         state.param.payload_text, label="Payload", rows=8, sizing_mode="stretch_width"
     )
@@ -144,7 +134,7 @@ def _test_tab(state: BuilderState) -> pn.Column:
 
 def _logs_tab(state: BuilderState) -> pn.Column:
     refresh = pn.widgets.Button(label="Refresh logs")
-    refresh.on_click(off_loop(state.load_logs))
+    refresh.on_click(in_thread(state.load_logs))
     table = pn.widgets.Tabulator(
         pd.DataFrame(columns=_LOG_COLUMNS),
         show_index=False,
@@ -175,7 +165,7 @@ def _status(state: BuilderState) -> Any:
 def builder_view(state: BuilderState) -> pn.viewable.Viewable:
     """The whole page for one session's state."""
     create = pn.widgets.Button(label="규칙 생성", color="success", css_classes=["create-rule"])
-    create.on_click(off_loop(state.save_form))
+    create.on_click(in_thread(state.save_form))
     tabs = pn.Tabs(
         ("JSON Editor", _json_editor(state)),
         ("Form Builder", form_builder(state.form, create)),
@@ -192,7 +182,7 @@ def builder_view(state: BuilderState) -> pn.viewable.Viewable:
 def create(client: Client) -> BaseTemplate:
     """A ``/cep-builder`` session: its own state on ``client`` (see :mod:`dashboards.serve`)."""
     state = BuilderState(client=client)
-    pn.state.onload(off_loop(state.refresh))  # after the page is up, off the loop
+    pn.state.onload(in_thread(state.refresh))  # after the page is up, off the loop
     return pn.template.FastListTemplate(
         title="CEP Builder", main=[builder_view(state)], main_max_width="1600px"
     )

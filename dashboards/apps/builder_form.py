@@ -276,22 +276,20 @@ def _enrichment(form: FormState) -> pn.Card:
     return _section("데이터 보강 (Enrichment, 선택)", add, rows, errors)
 
 
+#: the widget of each action input (which inputs a type shows: ``ActionRow.FIELDS``)
+_ACTION_INPUTS: dict[str, Callable[[Any], Any]] = {
+    "endpoint": lambda p: _text(p, "엔드포인트 URL", width=380),
+    "method": lambda p: _select(p, "Method", width=110),
+    "message": lambda p: pn.widgets.TextAreaInput.from_param(p, label="알림 메시지", width=380),
+    "channels": lambda p: pn.widgets.CheckBoxGroup.from_param(p, label="채널", inline=True),
+    "fallback_channel": lambda p: _select(p, "Fallback 채널", width=150),
+    "rule_id": lambda p: _text(p, "대상 규칙 ID", width=260),
+    "target": lambda p: _text(p, "저장 대상", width=260),
+}
+
+
 def _action_fields(row: ActionRow, kind: str) -> pn.Column:
-    p = row.param
-    fields: dict[str, list[Any]] = {
-        "webhook": [
-            _text(p.endpoint, "엔드포인트 URL", width=380),
-            _select(p.method, "Method", width=110),
-        ],
-        "notify": [
-            pn.widgets.TextAreaInput.from_param(p.message, label="알림 메시지", width=380),
-            pn.widgets.CheckBoxGroup.from_param(p.channels, label="채널", inline=True),
-            _select(p.fallback_channel, "Fallback 채널", width=150),
-        ],
-        "trigger": [_text(p.rule_id, "대상 규칙 ID", width=260)],
-        "store": [_text(p.target, "저장 대상", width=260)],
-    }
-    return pn.Column(*fields[kind])
+    return pn.Column(*(_ACTION_INPUTS[name](row.param[name]) for name in ActionRow.FIELDS[kind]))
 
 
 def _action_row(form: FormState, row: ActionRow, index: int) -> pn.Column:

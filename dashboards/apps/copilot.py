@@ -8,22 +8,14 @@ the fragments that were not understood. Server calls run off the session's event
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import panel as pn
 
+from dashboards.serve import in_thread
 from dashboards.state.copilot import STATUS, CopilotState
 
 __all__ = ["copilot_panel"]
-
-
-def _off_loop(work: Callable[[], object]) -> Callable[..., Coroutine[Any, Any, None]]:
-    async def callback(*_args: object) -> None:
-        await asyncio.to_thread(work)
-
-    return callback
 
 
 def _items(title: str, items: list[str], css: str) -> pn.pane.Markdown:
@@ -35,7 +27,7 @@ def _items(title: str, items: list[str], css: str) -> pn.pane.Markdown:
 
 def _button(label: str, kind: str, css: str, work: Callable[[], object]) -> pn.widgets.Button:
     button = pn.widgets.Button(label=label, color=kind, css_classes=[css])
-    button.on_click(_off_loop(work))
+    button.on_click(in_thread(work))
     return button
 
 

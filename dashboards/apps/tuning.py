@@ -18,7 +18,7 @@ from panel.template.base import BaseTemplate
 
 from cepkit.client import Client
 from cepkit.errors import CepkitError
-from dashboards.apps.builder import off_loop
+from dashboards.serve import in_thread
 from dashboards.state.tuning import TuningState
 
 __all__ = ["create", "tuning_view"]
@@ -53,9 +53,9 @@ def _inputs(state: TuningState) -> pn.Column:
     state.param.watch(rules_changed, ["rules"])
     rule.param.watch(lambda e: setattr(state, "rule_id", e.new or ""), "value")
     refresh = pn.widgets.Button(label="Reload rules")
-    refresh.on_click(off_loop(state.refresh_rules))
+    refresh.on_click(in_thread(state.refresh_rules))
     run = pn.widgets.Button(label="Run sweep", color="primary", css_classes=["run-sweep"])
-    run.on_click(off_loop(state.run_sweep))
+    run.on_click(in_thread(state.run_sweep))
     return pn.Column(
         rule,
         refresh,
@@ -98,7 +98,7 @@ def _groups(state: TuningState) -> list[str]:
 def tuning_view(state: TuningState) -> pn.viewable.Viewable:
     """The whole page for one session's state: its parts are made once and updated."""
     promote = pn.widgets.Button(label="Promote", color="success", css_classes=["promote"])
-    promote.on_click(off_loop(state.promote))
+    promote.on_click(in_thread(state.promote))
     status = pn.pane.Alert("", alert_type="success", visible=False, css_classes=["tuning-status"])
     choice = pn.pane.Markdown(_choice_text(state), css_classes=["tuning-choice"])
     curves = pn.pane.Plotly(state.curve_figure(), sizing_mode="stretch_width")
@@ -148,7 +148,7 @@ def tuning_view(state: TuningState) -> pn.viewable.Viewable:
 def create(client: Client) -> BaseTemplate:
     """A ``/cep-tuning`` session: its own state on ``client`` (see :mod:`dashboards.serve`)."""
     state = TuningState(client=client)
-    pn.state.onload(off_loop(state.refresh_rules))
+    pn.state.onload(in_thread(state.refresh_rules))
     return pn.template.FastListTemplate(
         title="CEP Tuning", main=[tuning_view(state)], main_max_width="1600px"
     )

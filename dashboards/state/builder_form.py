@@ -26,7 +26,7 @@ False
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 import param
 
@@ -133,13 +133,6 @@ class FormState(param.Parameterized):
     revision = param.Integer(default=0, precedence=-1, doc="bumped on every edit")
     notes = param.List(default=[], item_type=str, doc="what loading a rule could not show")
 
-    #: the trigger inputs each trigger type shows
-    TRIGGER_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "metric": ("metric_name", "operator", "threshold", "metric_aggregation", "duration"),
-        "event": ("event_type", "source"),
-        "schedule": ("schedule_expression", "timezone"),
-        "anomaly": ("value_path", "anomaly_method", "anomaly_threshold"),
-    }
     CRON_HELP = CRON_HELP
 
     def __init__(self, **params: Any) -> None:

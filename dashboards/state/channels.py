@@ -34,6 +34,7 @@ from cepkit.actions.results import ChannelTestResult
 from cepkit.channels import CHANNELS
 from cepkit.client import Client
 from cepkit.errors import ClientError
+from cepkit.store.channels import MASK  # what the server answers in place of a secret
 from cepkit.store.deliveries import StoredDeadLetter
 from server.routes.channels import ChannelStatus
 
@@ -47,8 +48,6 @@ __all__ = [
     "texts_from_config",
 ]
 
-#: what the server answers in place of a secret
-MASK = "**********"
 FieldKind = Literal["text", "secret", "int", "bool", "list", "json"]
 STATUS_COLUMNS = (
     "channel",

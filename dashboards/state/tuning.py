@@ -3,19 +3,16 @@
 Choose a rule of the server and a data file (``data/samples``) with its labelled
 incidents; :meth:`TuningState.run_sweep` sweeps every threshold of a few settings of
 z-score, IQR and EMA (:func:`cepkit.tuning.sweep`, the rule's other parameters pinned;
-a metric rule sweeps its own threshold); :meth:`TuningState.choose` takes the best recall
-within the alert budget (:func:`cepkit.tuning.alert_budget`); the tuned rule is replayed
-(:func:`cepkit.replay.replay`, the engine) to check it fires where the sweep counted
-alerts, and :meth:`TuningState.promote` sends it to the server as a new version of the
-rule (``PUT /cep/rules/{id}``). The plotly figures are built here; no Panel import.
+a metric rule sweeps its own threshold; the rules that can be swept are the ones
+:func:`cepkit.tuning.from_rule` accepts); :meth:`TuningState.choose` takes the best recall
+within the alert budget (:func:`cepkit.tuning.alert_budget`); the tuned rule
+(:func:`cepkit.tuning.tuned_rule`) is replayed (:func:`cepkit.replay.replay`, the engine)
+to check it fires where the sweep counted alerts, and :meth:`TuningState.promote` sends
+it to the server as a new version of the rule (``PUT /cep/rules/{id}``). The plotly
+figures are built here; no Panel import.
 
 >>> parse_grid("60, 240"), parse_grid("")
 ([60.0, 240.0], [])
->>> rule = {"rule_name": "r", "trigger_type": "anomaly",
-...         "trigger_spec": {"value_path": "v", "anomaly_method": "zscore"}}
->>> row = {"method": "iqr", "window": 60.0, "multiplier": 1.5, "threshold": 2.0}
->>> tuned_document(rule, row, "host")["trigger_spec"]
-{'value_path': 'v', 'anomaly_method': 'iqr', 'window': 60, 'multiplier': 3.5}
 """
 
 from __future__ import annotations
@@ -34,11 +31,11 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 from cepkit.client import Client
 from cepkit.errors import CepkitError
 from cepkit.replay import load_data, replay
-from cepkit.rules import AnomalyTrigger, MetricTrigger, parse_rule
+from cepkit.rules import parse_rule
 from cepkit.store import METADATA_KEYS
-from cepkit.tuning import Incidents, alert_budget, sweep
+from cepkit.tuning import Incidents, alert_budget, from_rule, setting_label, sweep, tuned_rule
 
-__all__ = ["METHODS", "TuningState", "parse_grid", "tuned_document"]
+__all__ = ["METHODS", "TuningState", "parse_grid"]
 
 METHODS = ("zscore", "iqr", "ema")
 #: the detector parameters a setting may vary, per method
@@ -58,42 +55,9 @@ def parse_grid(text: str) -> list[float]:
     return values
 
 
-def _setting(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The detector parameters of a sweep row (ints for window sizes)."""
-    out: dict[str, Any] = {}
-    for key in ("window", "multiplier", "alpha"):
-        value = row.get(key)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            out[key] = int(value) if key in _INTEGER else float(value)
-    return out
-
-
-def tuned_document(
-    document: Mapping[str, Any], row: Mapping[str, Any], group: str | None
-) -> dict[str, Any]:
-    """``document`` with the method, parameters and threshold of a sweep ``row``.
-
-    IQR has no threshold of its own: scoring ``t`` IQRs beyond the fences at ``k`` is
-    being beyond the fences at ``k + t``, so its multiplier becomes ``k + t``. A metric
-    rule gets the row's threshold. ``group`` becomes the rule's ``group_by``.
-    """
-    doc = {k: v for k, v in document.items() if k not in METADATA_KEYS}
-    spec = dict(doc["trigger_spec"])
-    threshold = float(row["threshold"])
-    if row["method"] == "threshold":
-        spec["threshold"] = threshold
-    else:
-        spec["anomaly_method"] = row["method"]
-        spec.update(_setting(row))
-        if row["method"] == "iqr":
-            spec["multiplier"] = float(row["multiplier"]) + threshold
-            spec.pop("threshold", None)
-        else:
-            spec["threshold"] = threshold
-    doc["trigger_spec"] = spec
-    if group:
-        doc["group_by"] = [group]
-    return doc
+def _plain(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored rule's document without the store's metadata (``rule_id``, ``version``...)."""
+    return {k: v for k, v in document.items() if k not in METADATA_KEYS}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -196,16 +160,11 @@ class TuningState(param.Parameterized):
         for rule in stored:
             document = rule.model_dump(mode="json")
             try:
-                spec = parse_rule(
-                    {k: v for k, v in document.items() if k not in METADATA_KEYS}
-                ).trigger_spec
-            except CepkitError:
-                continue
-            if isinstance(spec, AnomalyTrigger) or (
-                isinstance(spec, MetricTrigger) and spec.metric_name
-            ):
-                names[f"{rule.rule_name} ({document['trigger_type']})"] = rule.rule_id
-                self._documents[rule.rule_id] = document
+                from_rule(_plain(document))
+            except (CepkitError, ValueError):
+                continue  # not a rule a sweep can tune
+            names[f"{rule.rule_name} ({document['trigger_type']})"] = rule.rule_id
+            self._documents[rule.rule_id] = document
         self.param.rule_id.objects = ["", *names.values()]
         self.rules = names
         if self.rule_id not in names.values():
@@ -226,13 +185,7 @@ class TuningState(param.Parameterized):
     @property
     def value_column(self) -> str:
         """The column the rule judges (its ``value_path`` or ``metric_name``)."""
-        spec = parse_rule(
-            {k: v for k, v in self.document.items() if k not in METADATA_KEYS}
-        ).trigger_spec
-        if isinstance(spec, AnomalyTrigger):
-            return spec.value_path
-        assert isinstance(spec, MetricTrigger) and spec.metric_name
-        return spec.metric_name
+        return from_rule(_plain(self.document))[1]
 
     def frame(self) -> pd.DataFrame:
         """The chosen data file (read once)."""
@@ -276,7 +229,7 @@ class TuningState(param.Parameterized):
             frame, labels = self.frame(), self.incidents()
             group = self.group_column if self.group_column in frame.columns else None
             cuts = np.linspace(self.threshold_min, self.threshold_max, self.threshold_steps)
-            base = {k: v for k, v in self.document.items() if k not in METADATA_KEYS}
+            base = _plain(self.document)
             parts = []
             if self.is_anomaly:
                 if not self.methods:
@@ -293,10 +246,7 @@ class TuningState(param.Parameterized):
             self._fail(exc)
             return
         result = pd.concat(parts, ignore_index=True)
-        result["setting"] = [
-            " ".join([str(r["method"]), *(f"{k}={v:g}" for k, v in _setting(r).items())])
-            for r in _records(result)
-        ]
+        result["setting"] = [setting_label(r) for r in _records(result)]
         self.param.update(result=result, choice=None, tuned=None, check=None, promoted=None)
         self.param.update(error="", message=f"{len(result)} settings swept.")
         self.choose()
@@ -317,7 +267,7 @@ class TuningState(param.Parameterized):
             chosen[str(key)] = None if isinstance(plain, float) and math.isnan(plain) else plain
         try:
             group = self.group_column if self.group_column in self.frame().columns else None
-            tuned = tuned_document(self.document, chosen, group)
+            tuned = tuned_rule(_plain(self.document), chosen, group)
             parse_rule(tuned)  # the one model judges the tuned rule
             replayed = replay([tuned], self.frame())
         except (CepkitError, ValueError) as exc:

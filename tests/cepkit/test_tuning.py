@@ -13,7 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cepkit.anomaly import create
-from cepkit.tuning import Incident, Incidents, alert_budget, recommend, sweep
+from cepkit.replay import replay
+from cepkit.rules import parse_rule
+from cepkit.tuning import (
+    Incident,
+    Incidents,
+    alert_budget,
+    from_rule,
+    recommend,
+    setting_label,
+    sweep,
+    tuned_rule,
+)
 
 ROOT = Path(__file__).parents[2]
 NAB = ROOT.parent / "shared" / "data" / "nab"
@@ -186,6 +197,43 @@ def test_a_rule_can_be_swept() -> None:
     schedule = json.loads((ROOT / "data" / "rules" / "pack" / "03_health_check.json").read_text())
     with pytest.raises(ValueError, match="only anomaly rules and metric rules"):
         sweep(frame, schedule, thresholds=[1])
+
+
+def test_a_sweep_row_becomes_the_tuned_rule() -> None:
+    frame = pd.read_csv(ROOT / "data" / "samples" / "server_metrics.csv")
+    rule = json.loads((ROOT / "data" / "rules" / "pack" / "04_latency_anomaly.json").read_text())
+    assert from_rule(rule) == ("zscore", "latency_ms", {"window": [100], "min_baseline": [30]})
+    grids = {"zscore": {"window": [60]}, "iqr": {"window": [240], "multiplier": [1.5]}}
+    grids["ema"] = {"alpha": [0.2]}
+    rows = pd.concat(
+        [
+            sweep(
+                frame,
+                {**rule, "trigger_spec": {**rule["trigger_spec"], "anomaly_method": m}},
+                grid,
+                thresholds=[8.0],
+                group="host",
+            )
+            for m, grid in grids.items()
+        ],
+        ignore_index=True,
+    )
+    labels = [setting_label(row) for row in rows.to_dict("records")]
+    assert labels == ["zscore window=60", "iqr window=240 multiplier=1.5", "ema alpha=0.2"]
+    for row in rows.to_dict("records"):
+        tuned = tuned_rule(rule, row, "host")
+        spec = tuned["trigger_spec"]
+        assert spec["anomaly_method"] == row["method"] and tuned["group_by"] == ["host"]
+        if row["method"] == "iqr":  # t IQRs beyond the fences at k: the fences at k + t
+            assert spec["multiplier"] == 9.5 and "threshold" not in spec
+        else:
+            assert spec["threshold"] == 8.0
+        fired = replay([parse_rule(tuned)], frame).summary.rules[rule["rule_name"]].firings
+        assert abs(fired - row["alerts"]) <= (1 if row["method"] == "iqr" else 0), row
+    assert rule["trigger_spec"]["anomaly_method"] == "zscore"  # the document is not changed
+    metric = json.loads((ROOT / "data" / "rules" / "pack" / "01_critical_cpu.json").read_text())
+    tuned = tuned_rule(metric, {"method": "threshold", "threshold": 95.0})
+    assert tuned["trigger_spec"]["threshold"] == 95.0 and "group_by" not in tuned
 
 
 def per_threshold(
