@@ -25,9 +25,13 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cepkit.engine import RuleRuntime
+
+if TYPE_CHECKING:
+    from bytewax.dataflow import Stream
+    from bytewax.operators import KeyedStream
 
 RULE = {
     "rule_name": "cpu_1m",
@@ -37,6 +41,8 @@ RULE = {
     "aggregation": {"type": "avg", "field": "cpu", "group_by": ["host"]},
 }
 T0 = 1_770_000_000.0
+#: average cpu by (host, window start in epoch seconds)
+Averages = dict[tuple[str, float], float]
 
 
 def events(n: int) -> list[dict[str, Any]]:
@@ -47,34 +53,35 @@ def events(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def with_engine(data: list[dict[str, Any]]) -> dict[tuple[str, float], float]:
+def with_engine(data: list[dict[str, Any]]) -> Averages:
     runtime = RuleRuntime(RULE)
     out = []
     for i in range(0, len(data), 1000):
         out.extend(runtime.process_batch(data[i : i + 1000]))
     out.extend(runtime.flush())
-    return _by_window(out)
+    return by_window(out)
 
 
-def with_engine_per_event(data: list[dict[str, Any]]) -> dict[tuple[str, float], float]:
+def with_engine_per_event(data: list[dict[str, Any]]) -> Averages:
     runtime = RuleRuntime(RULE)
     out = []
     for event in data:
         out.extend(runtime.process(event))
     out.extend(runtime.flush())
-    return _by_window(out)
+    return by_window(out)
 
 
-def _by_window(out: list[Any]) -> dict[tuple[str, float], float]:
+def by_window(out: list[Any]) -> Averages:
+    """The averages by (host, window start) of the engine's firings."""
     return {
         (f.group["host"], f.window_start.timestamp()): f.values["avg_cpu"]  # type: ignore[union-attr]
         for f in out
     }
 
 
-def with_hand_loop(data: list[dict[str, Any]]) -> dict[tuple[str, float], float]:
+def with_hand_loop(data: list[dict[str, Any]]) -> Averages:
     sums: dict[tuple[str, float], list[float]] = {}
-    out: dict[tuple[str, float], float] = {}
+    out: Averages = {}
     next_close = float("inf")
     for event in data:
         ts = event["timestamp"]
@@ -97,17 +104,31 @@ def with_hand_loop(data: list[dict[str, Any]]) -> dict[tuple[str, float], float]
     return out
 
 
-def with_bytewax(data: list[dict[str, Any]]) -> dict[tuple[str, float], float]:
+def with_bytewax(data: list[dict[str, Any]]) -> Averages:
     import bytewax.operators as op
-    import bytewax.operators.windowing as win
     from bytewax.dataflow import Dataflow
     from bytewax.testing import TestingSink, TestingSource, run_main
 
     flow = Dataflow("fold_window_baseline")
     stream = op.input("in", flow, TestingSource(data, batch_size=1000))
     keyed = op.key_on("host", stream, lambda e: e["host"])
+    result: list[Any] = []
+    op.output("out", fold_avg(keyed, timedelta(0)), TestingSink(result))
+    run_main(flow)
+    return window_averages(result)
+
+
+def fold_avg(
+    keyed: KeyedStream[dict[str, Any]], wait_for_system_duration: timedelta
+) -> Stream[tuple[str, tuple[int, list[float]]]]:
+    """Bytewax's tumbling 1m ``fold_window`` (EventClock on the events' epoch timestamps)
+    summing cpu per host over ``keyed``; its down stream of (host, (window id, [total,
+    count])), for :func:`window_averages`."""
+    import bytewax.operators.windowing as win
+
     clock = win.EventClock(
-        lambda e: datetime.fromtimestamp(e["timestamp"], UTC), wait_for_system_duration=timedelta(0)
+        lambda e: datetime.fromtimestamp(e["timestamp"], UTC),
+        wait_for_system_duration=wait_for_system_duration,
     )
     windower = win.TumblingWindower(
         length=timedelta(minutes=1), align_to=datetime(1970, 1, 1, tzinfo=UTC)
@@ -121,23 +142,22 @@ def with_bytewax(data: list[dict[str, Any]]) -> dict[tuple[str, float], float]:
     def merger(a: list[float], b: list[float]) -> list[float]:
         return [a[0] + b[0], a[1] + b[1]]
 
-    folded = win.fold_window("avg", keyed, clock, windower, lambda: [0.0, 0], folder, merger)
-    result: list[Any] = []
-    op.output("out", folded.down, TestingSink(result))
-    run_main(flow)
-    out = {}
-    for host, (window_id, (total, count)) in result:  # ids count windows since align_to
-        out[(host, window_id * 60.0)] = total / count
-    return out
+    return win.fold_window("avg", keyed, clock, windower, lambda: [0.0, 0], folder, merger).down
 
 
-def rate(fn: Any, data: list[dict[str, Any]]) -> tuple[float, dict[tuple[str, float], float]]:
+def window_averages(result: list[Any]) -> Averages:
+    """The averages by (host, window start) of what :func:`fold_avg` gave."""
+    # window ids count windows since align_to
+    return {(host, window_id * 60.0): total / count for host, (window_id, (total, count)) in result}
+
+
+def rate(fn: Any, data: list[dict[str, Any]]) -> tuple[float, Averages]:
     start = time.perf_counter()
     result = fn(data)
     return len(data) / (time.perf_counter() - start), result
 
 
-def agree(a: dict[tuple[str, float], float], b: dict[tuple[str, float], float]) -> bool:
+def agree(a: Averages, b: Averages) -> bool:
     return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-9 * max(1.0, abs(a[k])) for k in a)
 
 
@@ -149,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = events(args.n)
     rates: dict[str, list[float]] = {"engine": [], "engine per event": [], "hand loop": []}
-    results: dict[str, dict[tuple[str, float], float]] = {}
+    results: dict[str, Averages] = {}
     for _ in range(args.rounds):
         contenders = (
             ("engine", with_engine),

@@ -31,28 +31,28 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import bytewax.operators as op
-import bytewax.operators.windowing as win
-from bytewax.dataflow import Dataflow
+from bench_engine import (
+    RULE,
+    T0,
+    Averages,
+    agree,
+    by_window,
+    fold_avg,
+    window_averages,
+    with_hand_loop,
+)
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.operators import KeyedStream
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from cepkit.flow import FlowStreams, RuleCatalog, build_flow, read_firings, run_flow
+from cepkit.flow import FlowStreams, RuleCatalog, StreamWriter, build_flow, read_firings, run_flow
 from cepkit.flow.source import RedisStreamSource
-from cepkit.flow.streams import encode_batch
 
-RULE = {
-    "rule_name": "cpu_1m",
-    "trigger_type": "event",
-    "trigger_spec": {},
-    "window_config": {"type": "tumbling", "size": "1m"},
-    "aggregation": {"type": "avg", "field": "cpu", "group_by": ["host"]},
-}
-T0 = 1_770_000_000.0
 BATCH = 1000
-Averages = dict[tuple[str, float], float]
 
 
 def events(n: int) -> list[dict[str, Any]]:
@@ -88,12 +88,15 @@ def _split(batch: tuple[float, str, list[dict[str, Any]]]) -> list[dict[str, Any
     return batch[2]
 
 
+def _keyed(flow: Dataflow, streams: FlowStreams) -> KeyedStream[dict[str, Any]]:
+    """The flow's input split into single events, keyed by host."""
+    batches: Stream[Any] = op.input("in", flow, RedisStreamSource(streams))
+    return op.key_on("host", op.flat_map("split", batches, _split), lambda e: e["host"])
+
+
 def engine_flow(streams: FlowStreams, workers: int) -> Averages:
     run_flow(build_flow(streams, RuleCatalog.of_documents([RULE])), workers=workers)
-    return {
-        (o.firing.group["host"], o.firing.window_start.timestamp()): o.firing.values["avg_cpu"]  # type: ignore[union-attr]
-        for o in read_firings(streams)
-    }
+    return by_window([o.firing for o in read_firings(streams)])
 
 
 def bare(streams: FlowStreams) -> Averages:
@@ -105,66 +108,28 @@ def bare(streams: FlowStreams) -> Averages:
 
 def bare_per_event(streams: FlowStreams) -> Averages:
     flow = Dataflow("bare_per_event")
-    batches = op.input("in", flow, RedisStreamSource(streams))
-    keyed = op.key_on("host", op.flat_map("split", batches, _split), lambda e: e["host"])
-    op.output("drop", keyed, DropSink())
+    op.output("drop", _keyed(flow, streams), DropSink())
     run_flow(flow)
     return {}
 
 
 def fold_window(streams: FlowStreams) -> Averages:
     flow = Dataflow("fold_window")
-    batches = op.input("in", flow, RedisStreamSource(streams))
-    keyed = op.key_on("host", op.flat_map("split", batches, _split), lambda e: e["host"])
+    result: list[Any] = []
     # the watermark runs on with system time: without slack, events read after a pause
     # in the input would be dropped as late
-    clock = win.EventClock(
-        lambda e: datetime.fromtimestamp(e["timestamp"], UTC),
-        wait_for_system_duration=timedelta(minutes=10),
-    )
-    windower = win.TumblingWindower(
-        length=timedelta(minutes=1), align_to=datetime(1970, 1, 1, tzinfo=UTC)
-    )
-
-    def folder(acc: list[float], e: dict[str, Any]) -> list[float]:
-        acc[0] += e["cpu"]
-        acc[1] += 1
-        return acc
-
-    def merger(a: list[float], b: list[float]) -> list[float]:
-        return [a[0] + b[0], a[1] + b[1]]
-
-    folded = win.fold_window("avg", keyed, clock, windower, lambda: [0.0, 0], folder, merger)
-    result: list[Any] = []
-    op.output("out", folded.down, DropSink(result))
+    op.output("out", fold_avg(_keyed(flow, streams), timedelta(minutes=10)), DropSink(result))
     run_flow(flow)
-    return {(host, window_id * 60.0): total / count for host, (window_id, (total, count)) in result}
+    return window_averages(result)
 
 
-def load(streams: FlowStreams, messages: list[dict[str, Any]]) -> None:
-    client = streams.client()
-    name = streams.inputs()[0]
-    for i in range(0, len(messages), 200):
-        pipe = client.pipeline(transaction=False)
-        for fields in messages[i : i + 200]:
-            pipe.xadd(name, fields)
-        pipe.execute()
-    client.xadd(name, {"end": "1"})
-    client.close()
-
-
-def hand_averages(data: list[dict[str, Any]]) -> Averages:
-    """The expected averages, by a plain loop."""
-    sums: dict[tuple[str, float], list[float]] = {}
-    for e in data:
-        acc = sums.setdefault((e["host"], (e["timestamp"] // 60.0) * 60.0), [0.0, 0])
-        acc[0] += e["cpu"]
-        acc[1] += 1
-    return {k: total / count for k, (total, count) in sums.items()}
-
-
-def agree(a: Averages, b: Averages) -> bool:
-    return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-9 * max(1.0, abs(a[k])) for k in a)
+def load(streams: FlowStreams, batches: list[list[dict[str, Any]]]) -> None:
+    """Put the batches on input stream 0, 200 messages a round trip, then the end mark."""
+    writer = StreamWriter(streams)
+    for i in range(0, len(batches), 200):
+        writer.send_many(batches[i : i + 200], at=T0)
+    writer.end()
+    writer.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args(argv)
     data = events(args.n)
-    messages = [
-        encode_batch(data[i : i + BATCH], at=T0, tenant="default")
-        for i in range(0, len(data), BATCH)
-    ]
+    batches = [data[i : i + BATCH] for i in range(0, len(data), BATCH)]
     contenders: list[tuple[str, Callable[[FlowStreams], Averages]]] = [
         ("engine flow, 1 worker", lambda s: engine_flow(s, 1)),
         ("engine flow, 2 workers", lambda s: engine_flow(s, 2)),
@@ -193,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_no in range(args.rounds):
             for index, (name, fn) in enumerate(contenders):
                 streams = FlowStreams(url=args.redis, prefix=f"{base}{round_no}:{index}:")
-                load(streams, messages)
+                load(streams, batches)
                 start = time.perf_counter()
                 result = fn(streams)
                 rates[name].append(args.n / (time.perf_counter() - start))
@@ -204,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                     cleanup.delete(*keys)
     finally:
         cleanup.close()
-    reference = hand_averages(data)
+    reference = with_hand_loop(data)
     for name, result in results.items():
         if not agree(result, reference):
             print(f"DISAGREEMENT between {name} and the averages computed by hand")
