@@ -171,14 +171,8 @@ def redis_client(redis_server: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def redis_prefix(redis_server: str) -> Iterator[str]:
-    """A key prefix of its own in the test Redis; every key under it is deleted afterwards."""
-    import redis
-
-    prefix = f"cepkit-test-{uuid.uuid4().hex[:8]}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_server)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def redis_prefix(redis_client: Any) -> str:
+    """A key prefix of its own in the test Redis (``redis_client``'s): every key under it
+    is deleted afterwards."""
+    prefix: str = redis_client.prefix
+    return prefix

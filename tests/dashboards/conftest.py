@@ -2,7 +2,8 @@
 
 - ``live_server``: the base URL of ``create_app`` (dashboards on, a temp SQLite file, the
   system clock, retries without waiting) under uvicorn in a thread: what ``cepkit
-  serve`` runs. ``api`` is a :class:`cepkit.client.Client` on it.
+  serve`` runs. ``api`` is a :class:`cepkit.client.Client` on it; ``state_api`` is one on
+  a server of its own without the dashboards (the state classes' tests, no browser).
 - ``browser``: headless Debian Chromium (``shutil.which("chromium")``) driven by
   Playwright's sync API, one per test module; Playwright gives each launch a new, empty
   user-data-dir. Without Chromium the tests FAIL with the way to install it (``make
@@ -18,21 +19,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from cepkit.client import Client
 from server.app import create_app
 from server.settings import Settings
-from tests.server.conftest import free_port, no_sleep
+from tests.server.conftest import no_sleep, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("CEPKIT_SCREENSHOTS", REPO_ROOT / "build" / "screenshots"))
@@ -48,6 +44,9 @@ CHROMIUM_ARGS = [
 ]
 #: a browser test waits at most this long for one thing to appear (ms)
 TIMEOUT_MS = 10_000
+#: uvicorn's graceful shutdown for a server with the dashboards (s): a console's live
+#: stream is held up to 5 s before it reconnects, and the tests need not wait for that
+SHUTDOWN_SECONDS = 1
 
 
 def chromium_path() -> str:
@@ -63,41 +62,12 @@ def chromium_path() -> str:
     return path
 
 
-@contextmanager
-def serving_dashboards(app: FastAPI) -> Iterator[str]:
-    """``app`` under uvicorn in a thread (as ``tests.server.conftest.serving``), with a
-    1 s graceful shutdown: a console's live stream is held up to 5 s before it
-    reconnects, and the tests need not wait for that."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     """Base URL of a real server with the dashboards mounted (temp SQLite, no ticker)."""
     settings = Settings(db=f"sqlite:///{tmp_path / 'cepkit.db'}", tick_seconds=0)
     app = create_app(settings, sleep=no_sleep)
-    with serving_dashboards(app) as base:
+    with serving(app, timeout_graceful_shutdown=SHUTDOWN_SECONDS) as base:
         yield base
 
 
@@ -105,6 +75,14 @@ def live_server(tmp_path: Path) -> Iterator[str]:
 def api(live_server: str) -> Iterator[Client]:
     """A client of the live server (to arrange and to check what the UI did)."""
     with Client(live_server) as client:
+        yield client
+
+
+@pytest.fixture
+def state_api(sqlite_url: str) -> Iterator[Client]:
+    """A client of a real server without the dashboards (for the state classes' tests)."""
+    settings = Settings(db=sqlite_url, tick_seconds=0, dashboards=False)
+    with serving(create_app(settings, sleep=no_sleep)) as base, Client(base) as client:
         yield client
 
 

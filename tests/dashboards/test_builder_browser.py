@@ -10,34 +10,16 @@ from typing import Any
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cepkit.client import Client
+from tests.dashboards.conftest import REPO_ROOT
 from tests.fakes import FakeService, service
 from tests.server.conftest import wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
-LAB8_MESSAGE = "서버 CPU 사용률이 임계치를 초과했습니다. host={{host}}, cpu={{cpu_usage}}%"
-#: guide Lab 8 step 8, plus the aggregation (step 5) and the enrichment (step 6)
+#: guide Lab 8 step 8, plus the severity, the aggregation (step 5) and the enrichment (step 6)
 LAB8_RULE: dict[str, Any] = {
-    "rule_name": "production_server_monitor",
-    "description": "프로덕션 서버 CPU/Memory 임계치 모니터링",
-    "is_active": False,
+    **json.loads((REPO_ROOT / "data/rules/guide/lab8_production_server_monitor.json").read_text()),
     "severity": "medium",
-    "trigger_type": "metric",
-    "trigger_spec": {
-        "metricName": "cpu_usage",
-        "operator": ">",
-        "threshold": "85",
-        "aggregation": "avg",
-        "duration": "5m",
-    },
-    "composite_condition": {
-        "conditions": [
-            {"field": "cpu_usage", "op": ">", "value": "85"},
-            {"field": "memory_percent", "op": ">", "value": "70"},
-        ],
-        "logic": "AND",
-    },
-    "window_config": {"type": "tumbling", "size": "5m"},
     "aggregation": {
         "type": "avg",
         "field": "cpu_usage",
@@ -50,15 +32,8 @@ LAB8_RULE: dict[str, Any] = {
         "key": "host",
         "output_field": "server_info",
     },
-    "actions": [
-        {
-            "type": "webhook",
-            "endpoint": "https://api.internal.example.com/alerts/cpu",
-            "method": "POST",
-        },
-        {"type": "notify", "message": LAB8_MESSAGE, "channels": ["Slack", "Email"]},
-    ],
 }
+LAB8_MESSAGE: str = LAB8_RULE["actions"][1]["message"]
 
 
 def type_in(page: Any, label: str, text: str, nth: int = 0) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from cepkit.channels import CHANNELS
@@ -15,21 +13,12 @@ from dashboards.state.channels import (
     config_from_texts,
     texts_from_config,
 )
-from server.app import create_app
-from server.settings import Settings
 from tests.fakes import FakeService, service
-from tests.server.conftest import no_sleep, serving, wait_for
+from tests.server.conftest import wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
 SECRET = "/services/T000/B000/secret-token-123"
-
-
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Client]:
-    settings = Settings(db=sqlite_url, tick_seconds=0, dashboards=False)
-    with serving(create_app(settings, sleep=no_sleep)) as base, Client(base) as client:
-        yield client
 
 
 @pytest.mark.parametrize("channel", list(CHANNELS))
@@ -63,8 +52,8 @@ def test_form_texts_round_trip_and_refuse_by_path() -> None:
         config_from_texts("Webhook", {"url": "https://x", "headers": "{nope"})
 
 
-def test_configure_masked_test_and_retry(api: Client, service: FakeService) -> None:
-    state = ChannelsState(api)
+def test_configure_masked_test_and_retry(state_api: Client, service: FakeService) -> None:
+    state = ChannelsState(state_api)
     state.load()
     assert state.param.channel.objects == list(CHANNELS) and state.channel == "Slack"
     assert state.texts == {"webhook_url": ""}
@@ -91,8 +80,8 @@ def test_configure_masked_test_and_retry(api: Client, service: FakeService) -> N
     assert state.message == "config.smtp_port: expected a whole number, got 'five'"
 
     # a dead letter (404 is not retried), fixed, retried from the state
-    api.configure_channel("Slack", {"webhook_url": service.route("/gone", 404)})
-    api.create_rule(
+    state_api.configure_channel("Slack", {"webhook_url": service.route("/gone", 404)})
+    state_api.create_rule(
         {
             "rule_name": "cpu_over_90",
             "is_active": True,
@@ -101,14 +90,14 @@ def test_configure_masked_test_and_retry(api: Client, service: FakeService) -> N
             "actions": [{"type": "notify", "channels": ["Slack"], "message": "cpu"}],
         }
     )
-    api.ingest({"cpu_usage": 95})
-    wait_for(api.dead_letters, timeout=10)
+    state_api.ingest({"cpu_usage": 95})
+    wait_for(state_api.dead_letters, timeout=10)
     state.refresh()
     rows = state.dead_letter_rows()
     assert list(rows["status"]) == ["dead"] and rows["channel"][0] == "Slack"
     assert not state.retry(rows["dead_letter_id"][0])  # still 404
     assert "failed" in state.message
-    api.configure_channel("Slack", {"webhook_url": service.url(SECRET)})
+    state_api.configure_channel("Slack", {"webhook_url": service.url(SECRET)})
     assert state.retry(rows["dead_letter_id"][0])
     assert list(state.dead_letter_rows()["status"]) == ["redelivered"]
     assert not state.retry("nope") and "HTTP 404" in state.message

@@ -12,9 +12,9 @@ import httpx
 from cepkit.client import Client
 from server.app import create_app
 from server.settings import Settings
-from tests.dashboards.conftest import REPO_ROOT, select_row, serving_dashboards, shot
+from tests.dashboards.conftest import REPO_ROOT, SHUTDOWN_SECONDS, select_row, shot
 from tests.fakes import FakeService, service
-from tests.server.conftest import free_port, no_sleep, wait_for
+from tests.server.conftest import free_port, no_sleep, serving, wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
@@ -78,7 +78,9 @@ def test_with_api_keys_the_console_acts_with_the_page_key(
     settings = Settings(db=f"sqlite:///{tmp_path / 'keys.db'}", tick_seconds=0, api_keys=keys)
     hook = service.route("/hook", 200)
     with (
-        serving_dashboards(create_app(settings, sleep=no_sleep)) as base,
+        serving(
+            create_app(settings, sleep=no_sleep), timeout_graceful_shutdown=SHUTDOWN_SECONDS
+        ) as base,
         Client(base, api_key="acme-admin") as acme,
         Client(base, api_key="root") as root,
     ):

@@ -12,9 +12,7 @@ import pytest
 
 from cepkit.client import Client
 from dashboards.state.events import GRID_COLUMNS, EventConsoleState
-from server.app import create_app
-from server.settings import Settings
-from tests.server.conftest import no_sleep, serving, wait_for
+from tests.server.conftest import wait_for
 
 
 def rule(name: str, severity: str, threshold: float) -> dict[str, Any]:
@@ -29,23 +27,16 @@ def rule(name: str, severity: str, threshold: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(sqlite_url: str) -> Iterator[Client]:
-    settings = Settings(db=sqlite_url, tick_seconds=0, dashboards=False)
-    with serving(create_app(settings, sleep=no_sleep)) as base, Client(base) as client:
-        yield client
-
-
-@pytest.fixture
-def state(api: Client) -> Iterator[EventConsoleState]:
-    console = EventConsoleState(api)
+def state(state_api: Client) -> Iterator[EventConsoleState]:
+    console = EventConsoleState(state_api)
     yield console
     console.stop_stream()
 
 
-def test_filters_detail_ack_and_dismiss(api: Client, state: EventConsoleState) -> None:
-    api.create_rule(rule("cpu_critical", "critical", 95))
-    api.create_rule(rule("cpu_warning", "warning", 80))
-    api.ingest([{"cpu_usage": 97, "host": "a"}, {"cpu_usage": 85, "host": "b"}])
+def test_filters_detail_ack_and_dismiss(state_api: Client, state: EventConsoleState) -> None:
+    state_api.create_rule(rule("cpu_critical", "critical", 95))
+    state_api.create_rule(rule("cpu_warning", "warning", 80))
+    state_api.ingest([{"cpu_usage": 97, "host": "a"}, {"cpu_usage": 85, "host": "b"}])
     state.load()
     assert state.param.rule.objects == ["All", "cpu_critical", "cpu_warning"]
     assert state.ack_filter == "Unacked" and state.total == 3 and state.backlog == 3
@@ -74,7 +65,7 @@ def test_filters_detail_ack_and_dismiss(api: Client, state: EventConsoleState) -
     assert state.message == f"Event {target.event_id} acknowledged by kim."
     assert state.backlog == 2 and state.detail.acked and state.detail.acked_by == "kim"
     assert target.event_id not in {e.event_id for e in state.events}  # Unacked filter
-    assert api.event(target.event_id).ack_note == "checked the host"
+    assert state_api.event(target.event_id).ack_note == "checked the host"
 
     state.select(state.events[0].event_id)
     state.dismiss()
@@ -85,8 +76,8 @@ def test_filters_detail_ack_and_dismiss(api: Client, state: EventConsoleState) -
     assert sorted(state.rows()["status"]) == ["acked", "dismissed"]
 
 
-def test_actions_without_selection_or_server_say_why(api: Client) -> None:
-    state = EventConsoleState(api)
+def test_actions_without_selection_or_server_say_why(state_api: Client) -> None:
+    state = EventConsoleState(state_api)
     state.ack()
     assert state.message == "Select an event first."
     state.select("nope")
@@ -96,20 +87,22 @@ def test_actions_without_selection_or_server_say_why(api: Client) -> None:
     assert "no answer" in offline.message
 
 
-def test_stream_thread_applies_changes_and_stops(api: Client, state: EventConsoleState) -> None:
-    api.create_rule(rule("cpu_critical", "critical", 95))
+def test_stream_thread_applies_changes_and_stops(
+    state_api: Client, state: EventConsoleState
+) -> None:
+    state_api.create_rule(rule("cpu_critical", "critical", 95))
     state.load()
     state.start_stream(ping_seconds=0.1, retry_seconds=0.2, hold_seconds=0.3)
     wait_for(state.pending, timeout=10)  # the stream opened: a resync is queued
     state.apply_changes()
     assert state.live and state.total == 0
-    event_id = api.ingest({"cpu_usage": 99}).event_ids[0]
+    event_id = state_api.ingest({"cpu_usage": 99}).event_ids[0]
     wait_for(state.pending, timeout=10)
     assert state.apply_changes() == 1
     assert [e.event_id for e in state.events] == [event_id] and state.backlog == 1
     time.sleep(1.0)  # three holds of 0.3 s: the thread reconnected, resuming after seq
     assert state._thread is not None and state._thread.is_alive()
-    api.ack(event_id, by="lee")  # someone else, elsewhere
+    state_api.ack(event_id, by="lee")  # someone else, elsewhere
     wait_for(state.pending, timeout=10)
     state.apply_changes()
     assert state.events == [] and state.backlog == 0 and state.changes_seen == 2

@@ -3,36 +3,25 @@ and the figures say so (no browser)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from cepkit.client import Client
 from dashboards.state.observability import ObservabilityState
-from server.app import create_app
-from server.settings import Settings
 from tests.fakes import FakeService, service
-from tests.server.conftest import no_sleep, serving, wait_for
+from tests.server.conftest import wait_for
 
 __all__ = ["service"]  # the fake-service fixture, used by name
 
 
-@pytest.fixture
-def api(sqlite_url: str) -> Iterator[Client]:
-    settings = Settings(db=sqlite_url, tick_seconds=0, dashboards=False)
-    with serving(create_app(settings, sleep=no_sleep)) as base, Client(base) as client:
-        yield client
-
-
-def test_rule_durations_channel_rates_backlog_and_checks(api: Client, service: FakeService) -> None:
-    state = ObservabilityState(api)
+def test_rule_durations_channel_rates_backlog_and_checks(
+    state_api: Client, service: FakeService
+) -> None:
+    state = ObservabilityState(state_api)
     state.refresh()
     assert state.rule_rows().empty and state.channel_rows().empty
     assert state.backlog_text() == "ACK backlog: 0 unacked, 0 beyond the 1 h SLA"
 
-    api.configure_channel("Slack", {"webhook_url": service.route("/slack", 500)})
-    api.configure_channel("Discord", {"webhook_url": service.route("/discord", 200)})
-    rule_id = api.create_rule(
+    state_api.configure_channel("Slack", {"webhook_url": service.route("/slack", 500)})
+    state_api.configure_channel("Discord", {"webhook_url": service.route("/discord", 200)})
+    rule_id = state_api.create_rule(
         {
             "rule_name": "cpu_over_90",
             "is_active": True,
@@ -48,8 +37,8 @@ def test_rule_durations_channel_rates_backlog_and_checks(api: Client, service: F
             ],
         }
     ).rule_id
-    api.ingest([{"cpu_usage": 95}, {"cpu_usage": 96}, {"cpu_usage": 97}])
-    wait_for(lambda: api.logs(rule_id).total == 3, timeout=15)
+    state_api.ingest([{"cpu_usage": 95}, {"cpu_usage": 96}, {"cpu_usage": 97}])
+    wait_for(lambda: state_api.logs(rule_id).total == 3, timeout=15)
     state.refresh()
 
     rules = state.rule_rows().set_index("rule_name")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -21,9 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cepkit.replay import replay
-from tests.server.conftest import free_port
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.server.conftest import serving_subprocess
 
 RULES: list[dict[str, Any]] = [
     {
@@ -71,49 +68,6 @@ def _batches(count: int, size: int) -> list[list[dict[str, Any]]]:
     return out
 
 
-class Server:
-    def __init__(self, db: Path, log: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CEPKIT_CHECKPOINT_SECONDS": "0.5", "CEPKIT_TICK_SECONDS": "0"}
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cepkit.cli",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(self.port),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(self.base + "/cep/rules", timeout=2)
-                return
-            except httpx.TransportError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("server did not start:\n" + log.read_text()) from None
-                time.sleep(0.1)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._log.close()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
-        self._log.close()
-
-
 def _all_events(client: httpx.Client) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     while True:
@@ -136,13 +90,16 @@ def _expected(rule_ids: dict[str, str], batches: list[list[dict[str, Any]]]) -> 
 
 
 def test_sigkill_mid_ingest_loses_no_answered_event(tmp_path: Path) -> None:
-    db = tmp_path / "crash.db"
+    command = [sys.executable, "-m", "cepkit.cli", "serve", "--db", str(tmp_path / "crash.db")]
+    env = {**os.environ, "CEPKIT_CHECKPOINT_SECONDS": "0.5", "CEPKIT_TICK_SECONDS": "0"}
     log = tmp_path / "server.log"
     batches = _batches(120, 250)
-    server = Server(db, log)
     answered: list[int] = []
     in_flight: list[int] = []
-    with httpx.Client(base_url=server.base, timeout=10) as client:
+    with (
+        serving_subprocess(command, log=log, env=env) as (server, base),
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
         rule_ids = {}
         for rule in RULES:
             created = client.post("/cep/rules", json=rule)
@@ -163,15 +120,15 @@ def test_sigkill_mid_ingest_loses_no_answered_event(tmp_path: Path) -> None:
         sender.start()
         while len(answered) < 40:
             time.sleep(0.01)
-        server.kill()
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
         sender.join(timeout=30)
     assert 40 <= len(answered) < len(batches), "the kill did not land mid-ingest"
-    restarted = Server(db, log)
-    try:
-        with httpx.Client(base_url=restarted.base, timeout=30) as client:
-            stored = {e["event_id"] for e in _all_events(client)}
-    finally:
-        restarted.stop()
+    with (
+        serving_subprocess(command, log=log, env=env) as (_, base),
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        stored = {e["event_id"] for e in _all_events(client)}
     done = [batches[i] for i in answered]
     with_flight = [batches[i] for i in in_flight]
     candidates = [_expected(rule_ids, done), _expected(rule_ids, with_flight)]

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,20 +15,9 @@ from server.app import create_app
 from server.security import parse_api_keys
 from server.settings import Settings
 from tests.fakes import FakeService, service
-from tests.server.conftest import drain, free_port, no_sleep
+from tests.server.conftest import drain, no_sleep, serving_subprocess
 
 __all__ = ["service"]  # the fake-service fixture, used by name
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-KEYS = json.dumps(
-    [
-        {"key": "acme-admin-key", "role": "admin", "tenant": "acme", "name": "acme-ops"},
-        {"key": "acme-operator-key", "role": "operator", "tenant": "acme"},
-        {"key": "acme-viewer-key", "role": "viewer", "tenant": "acme"},
-        {"key": "globex-admin-key", "role": "admin", "tenant": "globex"},
-    ]
-)
 
 RULE: dict[str, Any] = {
     "rule_name": "cpu_over_90",
@@ -48,74 +32,75 @@ def as_key(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
 
 
-@pytest.fixture
-def client(sqlite_url: str, clock: FakeClock) -> Iterator[TestClient]:
-    settings = Settings(db=sqlite_url, tick_seconds=0, api_keys=KEYS)
-    with TestClient(create_app(settings, clock=clock)) as test_client:
-        yield test_client
-
-
-def test_a_key_is_required_and_roles_limit_what_it_may_do(client: TestClient) -> None:
-    assert client.get("/cep/rules").status_code == 401
-    assert client.get("/cep/rules", headers=as_key("wrong")).status_code == 401
+def test_a_key_is_required_and_roles_limit_what_it_may_do(keyed_client: TestClient) -> None:
+    assert keyed_client.get("/cep/rules").status_code == 401
+    assert keyed_client.get("/cep/rules", headers=as_key("wrong")).status_code == 401
     bearer = {"Authorization": "Bearer acme-viewer-key"}
-    assert client.get("/cep/rules", headers=bearer).status_code == 200
+    assert keyed_client.get("/cep/rules", headers=bearer).status_code == 200
     viewer, operator, admin = (
         as_key(f"acme-{role}-key") for role in ("viewer", "operator", "admin")
     )
-    denied = client.post("/cep/rules", json=RULE, headers=viewer)
+    denied = keyed_client.post("/cep/rules", json=RULE, headers=viewer)
     assert denied.status_code == 403 and "needs admin" in denied.json()["detail"]
-    assert client.post("/cep/rules", json=RULE, headers=operator).status_code == 403
-    created = client.post("/cep/rules", json=RULE, headers=admin)
+    assert keyed_client.post("/cep/rules", json=RULE, headers=operator).status_code == 403
+    created = keyed_client.post("/cep/rules", json=RULE, headers=admin)
     assert created.status_code == 201
     event = {"timestamp": 60, "cpu_usage": 95}
-    assert client.post("/cep/ingest", json=event, headers=viewer).status_code == 403
-    ingested = client.post("/cep/ingest", json=event, headers=operator).json()
+    assert keyed_client.post("/cep/ingest", json=event, headers=viewer).status_code == 403
+    ingested = keyed_client.post("/cep/ingest", json=event, headers=operator).json()
     event_id = ingested["event_ids"][0]
-    assert client.post(f"/cep/events/{event_id}/ack", headers=viewer).status_code == 403
-    assert client.post(f"/cep/events/{event_id}/ack", headers=operator).status_code == 200
+    assert keyed_client.post(f"/cep/events/{event_id}/ack", headers=viewer).status_code == 403
+    assert keyed_client.post(f"/cep/events/{event_id}/ack", headers=operator).status_code == 200
     assert (
-        client.put("/cep/channels/Slack", json={"config": {}}, headers=operator).status_code == 403
+        keyed_client.put("/cep/channels/Slack", json={"config": {}}, headers=operator).status_code
+        == 403
     )
     rule_id = created.json()["rule_id"]
-    assert client.delete(f"/cep/rules/{rule_id}", headers=operator).status_code == 403
+    assert keyed_client.delete(f"/cep/rules/{rule_id}", headers=operator).status_code == 403
 
 
-def test_tenants_never_see_each_other(client: TestClient) -> None:
+def test_tenants_never_see_each_other(keyed_client: TestClient) -> None:
     acme, globex = as_key("acme-admin-key"), as_key("globex-admin-key")
-    acme_rule = client.post("/cep/rules", json=RULE, headers=acme).json()["rule_id"]
-    globex_rule = client.post("/cep/rules", json=RULE, headers=globex).json()[
+    acme_rule = keyed_client.post("/cep/rules", json=RULE, headers=acme).json()["rule_id"]
+    globex_rule = keyed_client.post("/cep/rules", json=RULE, headers=globex).json()[
         "rule_id"
     ]  # same name
-    assert [r["rule_id"] for r in client.get("/cep/rules", headers=acme).json()["rules"]] == [
+    assert [r["rule_id"] for r in keyed_client.get("/cep/rules", headers=acme).json()["rules"]] == [
         acme_rule
     ]
-    assert client.get(f"/cep/rules/{globex_rule}", headers=acme).status_code == 404
-    assert client.put(f"/cep/rules/{globex_rule}", json=RULE, headers=acme).status_code == 404
-    assert client.delete(f"/cep/rules/{globex_rule}", headers=acme).status_code == 404
-    assert client.get(f"/cep/rules/{globex_rule}/logs", headers=acme).status_code == 404
+    assert keyed_client.get(f"/cep/rules/{globex_rule}", headers=acme).status_code == 404
+    assert keyed_client.put(f"/cep/rules/{globex_rule}", json=RULE, headers=acme).status_code == 404
+    assert keyed_client.delete(f"/cep/rules/{globex_rule}", headers=acme).status_code == 404
+    assert keyed_client.get(f"/cep/rules/{globex_rule}/logs", headers=acme).status_code == 404
     # acme's events reach acme's rule only
-    ids = client.post("/cep/ingest", json={"timestamp": 60, "cpu_usage": 99}, headers=acme).json()
+    ids = keyed_client.post(
+        "/cep/ingest", json={"timestamp": 60, "cpu_usage": 99}, headers=acme
+    ).json()
     assert len(ids["event_ids"]) == 1
-    assert client.get("/cep/events", headers=globex).json()["total"] == 0
-    acme_events = client.get("/cep/events", headers=acme).json()["events"]
+    assert keyed_client.get("/cep/events", headers=globex).json()["total"] == 0
+    acme_events = keyed_client.get("/cep/events", headers=acme).json()["events"]
     assert [e["rule_id"] for e in acme_events] == [acme_rule]
-    assert client.get(f"/cep/events/{ids['event_ids'][0]}", headers=globex).status_code == 404
-    assert client.post(f"/cep/events/{ids['event_ids'][0]}/ack", headers=globex).status_code == 404
+    assert keyed_client.get(f"/cep/events/{ids['event_ids'][0]}", headers=globex).status_code == 404
+    assert (
+        keyed_client.post(f"/cep/events/{ids['event_ids'][0]}/ack", headers=globex).status_code
+        == 404
+    )
     # channels are per tenant
     hook = {"config": {"webhook_url": "http://127.0.0.1:9/acme-secret"}}
-    assert client.put("/cep/channels/Slack", json=hook, headers=acme).status_code == 200
-    globex_status = client.get("/cep/channels/status", headers=globex).json()
+    assert keyed_client.put("/cep/channels/Slack", json=hook, headers=acme).status_code == 200
+    globex_status = keyed_client.get("/cep/channels/status", headers=globex).json()
     assert globex_status["channels"]["Slack"]["configured"] is False
-    assert client.get("/cep/channels/status", headers=acme).json()["channels"]["Slack"][
+    assert keyed_client.get("/cep/channels/status", headers=acme).json()["channels"]["Slack"][
         "configured"
     ]
-    assert "acme-secret" not in client.get("/cep/channels/Slack", headers=acme).text
-    assert client.get("/cep/stats?period=all", headers=globex).json()["events"]["created"] == 0
-    assert client.get("/cep/stats?period=all", headers=acme).json()["events"]["created"] == 1
-    owned = client.get("/cep/scheduler/instances", headers=globex).json()[0]["rules_owned"]
+    assert "acme-secret" not in keyed_client.get("/cep/channels/Slack", headers=acme).text
+    assert (
+        keyed_client.get("/cep/stats?period=all", headers=globex).json()["events"]["created"] == 0
+    )
+    assert keyed_client.get("/cep/stats?period=all", headers=acme).json()["events"]["created"] == 1
+    owned = keyed_client.get("/cep/scheduler/instances", headers=globex).json()[0]["rules_owned"]
     assert owned == []
-    exported = client.get("/cep/rules/export", headers=globex).json()
+    exported = keyed_client.get("/cep/rules/export", headers=globex).json()
     assert [r["rule_name"] for r in exported["rules"]] == ["cpu_over_90"] and exported["total"] == 1
 
 
@@ -133,39 +118,12 @@ def test_key_configuration_errors_name_the_entry() -> None:
 
 
 def test_serve_without_keys_binds_loopback_and_says_so(tmp_path: Path) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "CEPKIT_API_KEYS"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cepkit.cli",
-            "serve",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp_path / "s.db"),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/cep/rules", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=20)
+    command = [sys.executable, "-m", "cepkit.cli", "serve", "--host", "0.0.0.0"]
+    log = tmp_path / "serve.log"
+    with serving_subprocess([*command, "--db", str(tmp_path / "s.db")], log=log, env=env):
+        pass  # it came up and answers on 127.0.0.1
+    output = log.read_text()
     assert "not binding to 0.0.0.0" in output
     assert "serving 127.0.0.1 only" in output
     assert "Uvicorn running on http://127.0.0.1:" in output
@@ -219,7 +177,7 @@ def test_metadata_addresses_are_denied_and_the_lists_are_settings(
     assert len(service.hits("/hook")) == 1  # only the allowed delivery reached it
 
 
-def test_suppressed_firings_are_logged_for_their_own_tenant(client: TestClient) -> None:
+def test_suppressed_firings_are_logged_for_their_own_tenant(keyed_client: TestClient) -> None:
     """Three hot events, suppression of 1h: one event, two executions logged as
     suppressed, all three logs in the rule's tenant (acme sees them, globex does not)."""
     rule = {
@@ -231,12 +189,12 @@ def test_suppressed_firings_are_logged_for_their_own_tenant(client: TestClient) 
         "actions": [{"type": "store", "target": "events"}],
     }
     acme = as_key("acme-admin-key")
-    rule_id = client.post("/cep/rules", json=rule, headers=acme).json()["rule_id"]
+    rule_id = keyed_client.post("/cep/rules", json=rule, headers=acme).json()["rule_id"]
     hot = [{"timestamp": t, "cpu": 95} for t in (60, 120, 180)]
-    answer = client.post("/cep/ingest", json=hot, headers=acme).json()
+    answer = keyed_client.post("/cep/ingest", json=hot, headers=acme).json()
     assert (answer["accepted"], answer["firings"], len(answer["event_ids"])) == (3, 3, 1)
-    drain(client)
-    logs = client.get(f"/cep/rules/{rule_id}/logs", headers=acme).json()["logs"]
+    drain(keyed_client)
+    logs = keyed_client.get(f"/cep/rules/{rule_id}/logs", headers=acme).json()["logs"]
     assert sorted(entry["status"] for entry in logs) == ["success", "suppressed", "suppressed"]
-    other = client.get(f"/cep/rules/{rule_id}/logs", headers=as_key("globex-admin-key"))
+    other = keyed_client.get(f"/cep/rules/{rule_id}/logs", headers=as_key("globex-admin-key"))
     assert other.status_code == 404 or other.json()["logs"] == []

@@ -3,17 +3,10 @@ suppressions, tenant-scoped, readable by a viewer (scaled mode: tests/server/tes
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-
-from cepkit.clock import FakeClock
-from server.app import create_app
-from server.settings import Settings
 
 RULE: dict[str, Any] = {
     "rule_name": "cpu_over_90",
@@ -24,39 +17,26 @@ RULE: dict[str, Any] = {
     "actions": [{"type": "store", "target": "events"}],
 }
 
-KEYS = json.dumps(
-    [
-        {"key": "acme-admin-key", "role": "admin", "tenant": "acme"},
-        {"key": "acme-viewer-key", "role": "viewer", "tenant": "acme"},
-        {"key": "globex-admin-key", "role": "admin", "tenant": "globex"},
-    ]
-)
-
-
-@pytest.fixture
-def client(sqlite_url: str, clock: FakeClock) -> Iterator[TestClient]:
-    settings = Settings(db=sqlite_url, tick_seconds=0, api_keys=KEYS)
-    with TestClient(create_app(settings, clock=clock)) as test_client:
-        yield test_client
-
 
 def _at(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_the_open_suppressions_of_the_live_engine_per_key(client: TestClient) -> None:
+def test_the_open_suppressions_of_the_live_engine_per_key(keyed_client: TestClient) -> None:
     admin, viewer = {"X-API-Key": "acme-admin-key"}, {"X-API-Key": "acme-viewer-key"}
-    rule_id = client.post("/cep/rules", json=RULE, headers=admin).json()["rule_id"]
+    rule_id = keyed_client.post("/cep/rules", json=RULE, headers=admin).json()["rule_id"]
     path = f"/cep/rules/{rule_id}/suppressions"
-    assert client.get(path, headers=viewer).json() == {"rule_id": rule_id, "suppressions": []}
+    assert keyed_client.get(path, headers=viewer).json() == {"rule_id": rule_id, "suppressions": []}
     events = [
         {"timestamp": 60, "host": "a", "cpu_usage": 95},
         {"timestamp": 120, "host": "a", "cpu_usage": 96},  # suppressed: a's stays at 660
         {"timestamp": 130, "host": "b", "cpu_usage": 97},
         {"timestamp": 140, "host": "c", "cpu_usage": 10},  # no firing, no suppression
     ]
-    assert len(client.post("/cep/ingest", json=events, headers=admin).json()["event_ids"]) == 2
-    listed = client.get(path, headers=viewer)
+    assert (
+        len(keyed_client.post("/cep/ingest", json=events, headers=admin).json()["event_ids"]) == 2
+    )
+    listed = keyed_client.get(path, headers=viewer)
     assert listed.status_code == 200
     assert listed.json() == {
         "rule_id": rule_id,
@@ -65,11 +45,13 @@ def test_the_open_suppressions_of_the_live_engine_per_key(client: TestClient) ->
             {"key": {"host": "b"}, "until": _at(730), "firing_id": None, "event_time": None},
         ],
     }
-    client.post("/cep/ingest", json={"timestamp": 665, "host": "c", "cpu_usage": 1}, headers=admin)
-    after = client.get(path, headers=viewer).json()["suppressions"]
+    keyed_client.post(
+        "/cep/ingest", json={"timestamp": 665, "host": "c", "cpu_usage": 1}, headers=admin
+    )
+    after = keyed_client.get(path, headers=viewer).json()["suppressions"]
     assert [s["key"] for s in after] == [{"host": "b"}]  # a's ended at 660 (event time)
     globex = {"X-API-Key": "globex-admin-key"}
-    assert client.get(path, headers=globex).status_code == 404  # another tenant's rule
-    assert client.get("/cep/rules/rule_nope/suppressions", headers=admin).status_code == 404
-    client.post(f"/cep/rules/{rule_id}/deactivate", headers=admin)
-    assert client.get(path, headers=viewer).json()["suppressions"] == []  # not running
+    assert keyed_client.get(path, headers=globex).status_code == 404  # another tenant's rule
+    assert keyed_client.get("/cep/rules/rule_nope/suppressions", headers=admin).status_code == 404
+    keyed_client.post(f"/cep/rules/{rule_id}/deactivate", headers=admin)
+    assert keyed_client.get(path, headers=viewer).json()["suppressions"] == []  # not running
