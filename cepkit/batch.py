@@ -25,9 +25,11 @@ and strings) gives None, and the rule takes the engine loop for this batch.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -95,11 +97,14 @@ class EventBatch:
         return result
 
     def _times(self, field_name: str, clock: Clock) -> EventTimes:
+        stamps = self.numbers(field_name)  # the common case: epoch seconds throughout
+        if (
+            stamps is not None
+            and self._cache[("complete", field_name)]
+            and (len(stamps) == 0 or float(np.abs(stamps).max()) < MS_ABOVE)
+        ):
+            return EventTimes(stamps)
         raws = [e.get(field_name, MISSING) for e in self.events]
-        if set(map(type, raws)) <= {float, int}:
-            stamps = np.asarray(raws, dtype=np.float64)
-            if len(stamps) == 0 or float(np.abs(stamps).max()) < MS_ABOVE:
-                return EventTimes(stamps)  # the common case: epoch seconds throughout
         out = np.empty(len(raws), dtype=np.float64)
         invalid: list[tuple[int, str]] = []
         for i, raw in enumerate(raws):
@@ -120,10 +125,12 @@ class EventBatch:
         return column
 
     def _numbers(self, field_name: str) -> NDArray[np.float64] | None:
-        values = [e.get(field_name, math.nan) for e in self.events]
+        values = self._values(field_name, math.nan)
         if not set(map(type, values)) <= {float, int}:
             return None
         column = np.asarray(values, dtype=np.float64)
+        if self._cache[("complete", field_name)]:  # every event holds it: no NaN is absent
+            return column if len(column) == 0 or np.abs(column).max() < _EXACT else None
         present = column[~np.isnan(column)]
         if len(present) and not (np.abs(present).max() < _EXACT):  # inf, or too large
             return None
@@ -138,14 +145,66 @@ class EventBatch:
         event holds anything but a string."""
         key = ("strings", field_name)
         if key not in self._cache:
-            values = [e.get(field_name, math.nan) for e in self.events]
+            values = self._values(field_name, math.nan)
             types = set(map(type, values))
-            ok = types <= {str, float} and all(
-                v.__class__ is str or v != v for v in values
+            ok = types <= {str} or (
+                types <= {str, float} and all(v.__class__ is str or v != v for v in values)
             )  # floats allowed only as the NaN standing for "absent"
             self._cache[key] = np.asarray(values, dtype=object) if ok else None
+            self._cache[("texts", field_name)] = types <= {str}
         column: NDArray[Any] | None = self._cache[key]
         return column
+
+    def texts(self, field_name: str) -> NDArray[Any] | None:
+        """:meth:`strings` when every event holds the field as a string (none absent)."""
+        column = self.strings(field_name)
+        return column if self._cache[("texts", field_name)] else None
+
+    def codes(self, fields: Sequence[str]) -> tuple[NDArray[np.intp], dict[Any, int]] | None:
+        """The events' group keys as codes: ``(codes, code_of)``, where ``code_of`` maps
+        each distinct key (the bare value for one field, a tuple for several) to its code,
+        in order of first appearance. None when an event lacks a field or holds an
+        unhashable value in it.
+
+        >>> codes, code_of = EventBatch([{"h": "a"}, {"h": "b"}, {"h": "a"}]).codes(["h"])
+        >>> codes.tolist(), code_of
+        ([0, 1, 0], {'a': 0, 'b': 1})
+        """
+        key = ("codes", tuple(fields))
+        if key not in self._cache:
+            self._cache[key] = self._codes(fields)
+        found: tuple[NDArray[np.intp], dict[Any, int]] | None = self._cache[key]
+        return found
+
+    def _codes(self, fields: Sequence[str]) -> tuple[NDArray[np.intp], dict[Any, int]] | None:
+        events = self.events
+        try:
+            if not fields:
+                keys: Any = [()] * len(events)
+            elif len(fields) == 1:
+                keys = map(itemgetter(fields[0]), events)
+            else:
+                keys = zip(*(map(itemgetter(f), events) for f in fields), strict=True)
+            code_of: dict[Any, int] = {}
+            # the code of each key's first appearance (not dense), computed in C
+            codes = np.fromiter(
+                map(code_of.setdefault, keys, itertools.count()), np.intp, len(events)
+            )
+        except (KeyError, TypeError):  # absent, or unhashable: the general path digests it
+            return None
+        return codes, code_of
+
+    def _values(self, field_name: str, absent: Any) -> list[Any]:
+        """The field of every event (``absent`` where an event lacks it); notes under
+        ``("complete", field_name)`` whether every event holds it."""
+        try:
+            values = list(map(itemgetter(field_name), self.events))
+            complete = True
+        except (KeyError, TypeError):  # absent somewhere (or not an object: .get raises)
+            values = [e.get(field_name, absent) for e in self.events]
+            complete = False
+        self._cache[("complete", field_name)] = complete
+        return values
 
     def column(self, field_name: str) -> tuple[bool, NDArray[Any] | None]:
         """``(regular, column)``: :meth:`numbers`, or failing that :meth:`strings`. A field

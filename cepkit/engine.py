@@ -419,18 +419,11 @@ class RuleRuntime:
         size = self._tumbling
         assert size is not None
         events = batch.events
-        try:
-            single = len(plan.group_by) == 1
-            keys: list[Any]
-            if not plan.group_by:
-                keys = [()] * len(events)
-            elif single:  # the bare values; wrapped in a 1-tuple once per distinct value
-                field_name = plan.group_by[0]
-                keys = [e[field_name] for e in events]
-            else:
-                keys = list(zip(*([e[f] for e in events] for f in plan.group_by), strict=True))
-        except (KeyError, TypeError):
+        grouped = batch.codes(plan.group_by)  # shared by the rules grouping alike
+        if grouped is None:  # a group field absent or unhashable somewhere: the loop
             return None
+        codes, group_ids = grouped
+        single = len(plan.group_by) == 1  # keys are the bare values: wrap them in 1-tuples
         # the time and every aggregated field: plain finite numbers in every event (the
         # batch's columns, shared with the other rules; NaN stands for absent)
         ts = batch.numbers(plan.timestamp_field)
@@ -442,11 +435,6 @@ class RuleRuntime:
             if name is not None and (column is None or np.isnan(column).any()):
                 return None
             arrays.append(column)
-        group_ids: dict[Any, int] = {}
-        try:  # distinct codes per distinct key (not dense), computed in C
-            codes = np.array(list(map(group_ids.setdefault, keys, itertools.count())))
-        except TypeError:  # an unhashable group value: the general path digests it
-            return None
         group_of: dict[int, Any] = {}
         for raw_key, code in group_ids.items():
             key = (raw_key,) if single else raw_key
@@ -1194,8 +1182,8 @@ def _type_mask(batch: EventBatch, spec: EventTrigger) -> NDArray[np.bool_] | Non
     ``source`` is text or absent. None otherwise (the caller asks event by event)."""
     passes = np.ones(len(batch), dtype=bool)
     if spec.event_type is not None:
-        kinds = batch.strings("event_type")
-        if kinds is None or any(k.__class__ is not str for k in kinds):
+        kinds = batch.texts("event_type")
+        if kinds is None:
             return None
         passes &= kinds == spec.event_type
     if spec.source is not None:
