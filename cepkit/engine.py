@@ -685,25 +685,39 @@ class RuleRuntime:
         anomaly = self.plan.anomaly
         assert anomaly is not None
         out: list[Firing] = []
-        group_of, detector_of, stats = self._group, self._detector, self.stats
+        group_of, stats = self._group, self.stats
         grouped = bool(self.plan.group_by)
-        group: Any = ()
-        detector: Detector | None = None  # a rule without group-by has one, taken once
+        # each group's rows and values in order (a rule without group-by has one group)
+        series: dict[Any, tuple[list[int], list[float]]] = {}
         for row, x in zip(rows, column[rows].tolist(), strict=True):
             event = events[row]
             if x != x:
                 out.extend(self._per_event(event, event, True, stamps[row]))
                 continue
-            if detector is None or grouped:
-                group = group_of(event)
-                detector = detector_of(group)
-            score = detector.score_learn_one(x)
-            if score is None:
-                stats.baseline_insufficient += 1
-            elif detector.is_anomalous(score):
-                number = as_number(event[anomaly.value_path])
-                values = {anomaly.value_path: number, **self._verdict(group, score, True)}
-                out.extend(self._decide(event, event, group, values, True, stamps[row]))
+            group = group_of(event) if grouped else ()
+            taken = series.get(group)
+            if taken is None:
+                taken = series[group] = ([], [])
+            taken[0].append(row)
+            taken[1].append(x)
+        anomalies: list[tuple[int, Any, dict[str, Any]]] = []
+        for group, (group_rows, xs) in series.items():
+            detector = self._detector(group)
+            start = 0
+            while start < len(xs):  # stops at each anomaly, to read the detector then
+                scores = detector.score_learn_many(xs, start)
+                start += len(scores)
+                stats.baseline_insufficient += scores.count(None)
+                score = scores[-1]
+                if score is not None and detector.is_anomalous(score):
+                    row = group_rows[start - 1]
+                    number = as_number(events[row][anomaly.value_path])
+                    verdict = self._verdict(group, score, True)
+                    anomalies.append((row, group, {anomaly.value_path: number, **verdict}))
+        anomalies.sort(key=lambda found: found[0])  # the firings in the events' order
+        for row, group, values in anomalies:
+            event = events[row]
+            out.extend(self._decide(event, event, group, values, True, stamps[row]))
         return out
 
     def _identity(self, event: Mapping[str, Any]) -> str:

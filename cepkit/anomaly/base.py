@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -124,6 +124,28 @@ class Detector(ABC):
         score = self.score_one(x)
         self.learn_one(x)
         return score
+
+    def score_learn_many(self, xs: Sequence[float], start: int = 0) -> list[float | None]:
+        """:meth:`score_learn_one` of ``xs[start:]`` in order, stopping right after the
+        first anomalous score (so the caller reads :meth:`status` as it was then): the
+        scores of the values taken, the last one the anomaly unless every value was taken.
+        Detectors may fuse the loop, with the same result.
+
+        >>> from cepkit.anomaly import create
+        >>> det = create("zscore", window=10, min_baseline=3, threshold=3.0)
+        >>> xs = [10.0, 11.0, 9.0, 10.0, 50.0, 10.0]
+        >>> [None if s is None else round(s, 2) for s in det.score_learn_many(xs)]
+        [None, None, None, 0.0, 48.99]
+        >>> [round(s, 3) for s in det.score_learn_many(xs, 5)], det.n
+        ([0.447], 6)
+        """
+        out: list[float | None] = []
+        for i in range(start, len(xs)):
+            score = self.score_learn_one(xs[i])
+            out.append(score)
+            if score is not None and self.is_anomalous(score):
+                break
+        return out
 
     def check(self, x: float) -> Verdict:
         """Judge ``x`` without learning it."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from numpy.typing import ArrayLike
@@ -187,6 +187,80 @@ class ZScore(Detector):
         self._updates += 1
         self._center = None
         return score
+
+    def score_learn_many(self, xs: Sequence[float], start: int = 0) -> list[float | None]:
+        # score_learn_one's arithmetic over locals, stopping after the first score above
+        # the threshold (is_anomalous); test_zscore holds it equal to the one-by-one calls
+        values, cap, min_baseline, threshold = (
+            self._values,
+            self._cap,
+            self.min_baseline,
+            self.threshold,
+        )
+        ref, s1, s2, mass, updates = self._ref, self._s1, self._s2, self._mass, self._updates
+        center, std = self._center, self._std
+        popleft, push = values.popleft, values.append
+        out: list[float | None] = []
+        n = len(values)
+        for i in range(start, len(xs)):
+            x = float(xs[i])
+            if x - x != 0.0:  # NaN or infinity: refused with the state as it stands
+                self._ref, self._s1, self._s2, self._mass, self._updates = (
+                    ref,
+                    s1,
+                    s2,
+                    mass,
+                    updates,
+                )
+                self._center, self._std = center, std
+                finite(x)
+            score: float | None = None
+            if n >= min_baseline:
+                if center is None:
+                    center = s1 / n
+                    m2 = s2 - s1 * center
+                    if _UNIT_ROUNDOFF * (8 * updates + 16) * mass <= _ERROR_TOL * m2 and (
+                        updates < _MAX_UPDATES
+                    ):
+                        std = _sqrt(m2 / (n - 1)) if m2 > 0 else 0.0
+                    else:
+                        self._ref, self._s1, self._s2 = ref, s1, s2
+                        self._mass, self._updates = mass, updates
+                        center = self._refresh(n)
+                        ref, s1, s2, mass, updates = (
+                            self._ref,
+                            self._s1,
+                            self._s2,
+                            self._mass,
+                            self._updates,
+                        )
+                        std = self._std
+                distance = abs((x - ref) - center)
+                score = distance / std if std > 0 else (0.0 if distance == 0 else _INF)
+            out.append(score)
+            d = x - ref
+            dd = d * d
+            if n == cap:
+                e = popleft() - ref
+                s1 += d - e
+                s2 += dd - e * e
+            elif n:
+                s1 += d
+                s2 += dd
+                n += 1
+            else:
+                ref, s1, s2, mass, updates = x, 0.0, 0.0, 0.0, 0
+                dd = 0.0
+                n = 1
+            push(x)
+            mass += dd
+            updates += 1
+            center = None
+            if score is not None and score > threshold:
+                break
+        self._ref, self._s1, self._s2, self._mass, self._updates = ref, s1, s2, mass, updates
+        self._center, self._std = center, std
+        return out
 
     def score_series(self, values: ArrayLike) -> Floats:
         return zscore_series(as_series(values), self.window, self.min_baseline)

@@ -260,3 +260,32 @@ def test_pickle_and_deepcopy_keep_independent_state(name: str) -> None:
         assert clone.score_one(9.0) == det.score_one(9.0)
         clone.learn_one(100.0)
         assert clone.n == det.n + 1  # learning in the clone leaves the original alone
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(values=series, spec=specs, threshold=st.sampled_from([0.5, 1.0, 3.0, math.inf]))
+@hypothesis_settings
+def test_score_learn_many_equals_one_by_one_and_stops_at_each_anomaly(
+    name: str, values: list[float], spec: dict[str, Any], threshold: float
+) -> None:
+    """The engine's batch loop: the same scores, anomalies and state (the status read at
+    each anomaly included) as score_learn_one value by value."""
+    one, many = build(name, **spec, threshold=threshold), build(name, **spec, threshold=threshold)
+    expected: list[tuple[list[float | None], Any]] = []  # scores up to each stop, status there
+    taken: list[float | None] = []
+    for v in values:
+        score = one.score_learn_one(v)
+        taken.append(score)
+        if score is not None and one.is_anomalous(score):
+            expected.append((taken, one.status()))
+            taken = []
+    if taken:
+        expected.append((taken, one.status()))
+    got = []
+    start = 0
+    while start < len(values):
+        scores = many.score_learn_many(values, start)
+        got.append((scores, many.status()))
+        start += len(scores)
+    assert got == expected
+    assert many.snapshot() == one.snapshot()
