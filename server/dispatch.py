@@ -1,11 +1,11 @@
 """Actions off the ingest path: a queue, a few workers, one execution log per job.
 
-The runner hands every new event (and every suppressed firing) to :meth:`ActionQueue.submit`
-from whatever thread it runs on and returns at once; workers on the event loop run the
-rule's actions through the :data:`Executor` and hand the log entry to a group commit,
-taking their next job without waiting for it (``join`` and ``stop`` wait for the logs).
-Suppressed firings are logged as ``suppressed`` without running anything; ``dry_run``
-jobs list the actions they would run (status ``dry_run``).
+The runner hands every new event to :meth:`ActionQueue.submit` from whatever thread it
+runs on and returns at once; workers on the event loop run the rule's actions through the
+:data:`Executor` and hand the log entry to a group commit, taking their next job without
+waiting for it (``join`` and ``stop`` wait for the logs). Suppressed firings go to
+:meth:`ActionQueue.log_suppressed`: nothing runs, their ``suppressed`` log rows join the
+same group commit; ``dry_run`` jobs list the actions they would run (status ``dry_run``).
 
 Two time limits (DESIGN: "rule execution 5 s, HTTP webhook 10 s"; the retry schedule of
 5 tries with 1/2/4/8 s between them outlasts the first):
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,7 +37,7 @@ from cepkit.errors import StoreError
 from cepkit.firing import Firing
 from cepkit.rules import Rule
 from cepkit.store import ExecutionLog, ExecutionLogStore
-from cepkit.store.logs import ExecStatus, ExecTrigger
+from cepkit.store.logs import ExecStatus, ExecTrigger, LogRow, log_row, new_exec_id
 
 __all__ = ["ActionQueue", "ActionsOutcome", "Executor", "Job", "plan_actions"]
 
@@ -55,7 +54,7 @@ class Job:
     trigger: ExecTrigger = "ingest"
     dry_run: bool = False
     tenant: str = "default"
-    exec_id: str = field(default_factory=lambda: "exec_" + uuid.uuid4().hex[:12])
+    exec_id: str = field(default_factory=new_exec_id)
 
 
 class ActionsOutcome(BaseModel):
@@ -96,7 +95,7 @@ class ActionQueue:
         workers: int = 4,
         timeout: float = 5.0,
         hard_timeout: float = 120.0,
-        on_logged: Callable[[ExecutionLog], None] | None = None,
+        on_logged: Callable[[], None] | None = None,
         on_timeout: Callable[[Job, str], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self._executor = executor
@@ -113,7 +112,7 @@ class ActionQueue:
         self._queue: asyncio.Queue[Job] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._unwritten: list[tuple[tuple[ExecutionLog, ...], asyncio.Future[None]]] = []
+        self._unwritten: list[tuple[list[LogRow], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -174,19 +173,18 @@ class ActionQueue:
             return
         loop.call_soon_threadsafe(queue.put_nowait, job)
 
-    def log_suppressed(self, jobs: Sequence[Job]) -> None:
-        """Log suppressed firings (from any thread): nothing runs, so no worker is needed;
-        one transaction writes them all."""
+    def log_suppressed(self, suppressed: Sequence[tuple[Firing, Rule, str]]) -> None:
+        """Log suppressed firings, ``(firing, rule, tenant)`` as the runner gives them (from
+        any thread): nothing runs, so no worker and no job is needed; each is one row, as
+        :func:`_entry` would log it, written with the next group commit."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            log.error("action queue not running; %d suppressed logs dropped", len(jobs))
+            log.error("action queue not running; %d suppressed logs dropped", len(suppressed))
             return
-        loop.call_soon_threadsafe(self._log_suppressed, list(jobs))
+        loop.call_soon_threadsafe(self._log_suppressed, list(suppressed))
 
-    def _log_suppressed(self, jobs: list[Job]) -> None:
-        now = self._clock.now()
-        suppressed = ActionsOutcome(status="suppressed")
-        self._logged_later(*(_entry(job, suppressed, now, 0.0) for job in jobs))
+    def _log_suppressed(self, suppressed: list[tuple[Firing, Rule, str]]) -> None:
+        self._logged_later(_suppressed_rows(suppressed, self._clock.now()))
 
     def pending(self) -> int:
         """Jobs waiting for a worker."""
@@ -203,34 +201,34 @@ class ActionQueue:
         """Run one job here and now (manual trigger) and return its log."""
         return await self._execute(job)
 
-    def _write_soon(self, *entries: ExecutionLog) -> asyncio.Future[None]:
-        """Queue ``entries`` for the log; the future is done once they are written.
-        Entries that arrive while a write is in flight are written together by the next
+    def _write_soon(self, rows: list[LogRow]) -> asyncio.Future[None]:
+        """Queue ``rows`` for the log; the future is done once they are written.
+        Rows that arrive while a write is in flight are written together by the next
         one (group commit: one transaction, one thread hop, and never two writers racing
         for the database)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._unwritten.append((entries, future))
+        self._unwritten.append((rows, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         return future
 
-    def _logged_later(self, *entries: ExecutionLog) -> None:
-        """Hand ``entries`` to the next group commit without waiting for it (a worker takes
+    def _logged_later(self, rows: list[LogRow]) -> None:
+        """Hand ``rows`` to the next group commit without waiting for it (a worker takes
         its next job meanwhile; ``join`` and ``stop`` wait for them; ``on_logged`` hears
-        of the last once they are written)."""
-        if not entries:
+        once they are written)."""
+        if not rows:
             return
-        future = self._write_soon(*entries)
+        future = self._write_soon(rows)
         self._writes.add(future)
 
         def written(done: asyncio.Future[None]) -> None:
             self._writes.discard(done)
             if done.cancelled() or done.exception() is not None:
                 why = "cancelled" if done.cancelled() else done.exception()
-                ids = ", ".join(entry.exec_id for entry in entries)
+                ids = ", ".join(row["exec_id"] for row in rows)
                 log.error("execution logs not written (%s): %s", why, ids)
             elif self._on_logged is not None:
-                self._on_logged(entries[-1])
+                self._on_logged()
 
         future.add_done_callback(written)
 
@@ -238,8 +236,8 @@ class ActionQueue:
         while self._unwritten:
             batch, self._unwritten = self._unwritten, []
             try:
-                rows = [entry for entries, _ in batch for entry in entries]
-                await asyncio.to_thread(self._logs.add_many, rows)
+                rows = [row for pending, _ in batch for row in pending]
+                await asyncio.to_thread(self._logs.add_rows, rows)
             except Exception as exc:  # each waiting execution sees the failure
                 for _, future in batch:
                     if not future.done():
@@ -282,11 +280,11 @@ class ActionQueue:
                 outcome = ActionsOutcome(status="failed", error_message=self._late_note())
         entry = _entry(job, outcome, started, round((time.perf_counter() - t0) * 1000.0, 3))
         if not wait_for_log and running is None:
-            self._logged_later(entry)
+            self._logged_later([log_row(entry)])
             return entry
-        await self._write_soon(entry)
+        await self._write_soon([log_row(entry)])
         if self._on_logged is not None:
-            self._on_logged(entry)
+            self._on_logged()
         if running is not None:
             task = asyncio.create_task(self._finish_late(running, job, entry, t0))
             self._late[task] = job
@@ -335,7 +333,7 @@ class ActionQueue:
         )
         await asyncio.to_thread(self._logs.update, updated)
         if self._on_logged is not None:
-            self._on_logged(updated)
+            self._on_logged()
 
 
 def _entry(
@@ -355,3 +353,25 @@ def _entry(
         error_message=outcome.error_message,
         actions=outcome.actions,
     )
+
+
+def _suppressed_rows(suppressed: list[tuple[Firing, Rule, str]], now: datetime) -> list[LogRow]:
+    """The log rows of suppressed firings, equal to what :func:`_entry` would log for
+    each one's job with a ``suppressed`` outcome (see the store's ``log_row``), built
+    without a job and a model per firing: a batch may hold dozens of them."""
+    return [
+        {
+            "exec_id": new_exec_id(),
+            "tenant": tenant,
+            "rule_id": rule.rule_id,
+            "rule_name": rule.rule_name,
+            "event_id": None,
+            "trigger": "ingest",
+            "status": "suppressed",
+            "started_at": now,
+            "duration_ms": 0.0,
+            "error_message": None,
+            "actions": "[]",
+        }
+        for _firing, rule, tenant in suppressed
+    ]

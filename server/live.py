@@ -89,7 +89,7 @@ class LiveServices:
             workers=action_workers,
             timeout=rule_timeout,
             hard_timeout=action_timeout,
-            on_logged=lambda _entry: self.hub.notify(),
+            on_logged=self.hub.notify,
             on_timeout=self.delivery.abandon if executor is None else None,
         )
         self.runner = LiveRunner(
@@ -137,12 +137,7 @@ class LiveServices:
             trigger: ExecTrigger = "schedule" if event.source == "schedule" else "ingest"
             self.actions.submit(Job(rule, firing, event.event_id, trigger, tenant=event.tenant))
         if outcome.suppressed:  # nothing to run: logged together, off the workers
-            self.actions.log_suppressed(
-                [
-                    Job(rule, firing, None, "ingest", tenant=t)
-                    for firing, rule, t in outcome.suppressed
-                ]
-            )
+            self.actions.log_suppressed(outcome.suppressed)
 
     async def _chain(self, rule_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A ``trigger`` action: the chained rule evaluates the payload as an event; what

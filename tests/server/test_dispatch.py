@@ -1,18 +1,24 @@
 """The action queue: workers run jobs while their logs wait for a commit; join and stop
-wait for the logs. A real SQLite file, its write lock held by another connection."""
+wait for the logs. A real SQLite file, its write lock held by another connection; the
+suppressed firings' rows over SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from sqlalchemy import select
 
 from cepkit.clock import FakeClock
 from cepkit.firing import Firing
 from cepkit.rules import parse_rule
-from cepkit.store import ExecutionLogStore, create_store
-from server.dispatch import ActionQueue, ActionsOutcome, Job
+from cepkit.store import ExecutionLogStore, SqlRuleStore, create_store
+from cepkit.store.logs import logs_table
+from server.dispatch import ActionQueue, ActionsOutcome, Job, _entry
 
 RULE = parse_rule(
     {
@@ -89,3 +95,48 @@ def test_stop_writes_the_logs_still_waiting(tmp_path: Path) -> None:
     asyncio.run(main())
     assert sorted(e.event_id or "" for e in logs.for_rule("r1")) == [f"evt-{i}" for i in range(5)]
     store.close()
+
+
+def test_suppressed_firings_are_logged_as_their_jobs_were(store: SqlRuleStore) -> None:
+    """``log_suppressed`` writes plain rows, no job or model per firing: read back (and as
+    stored), each equals the entry a suppressed job's ``_entry`` gave, written by ``add``."""
+    when = datetime(2026, 2, 8, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    clock = FakeClock(when)
+    logs = ExecutionLogStore(store.engine)
+    unnamed = RULE.model_copy(update={"rule_id": None, "rule_name": "unsaved"})
+    items = [
+        (_job(i).firing.model_copy(update={"suppressed": True}), rule, tenant)
+        for i, (rule, tenant) in enumerate([(RULE, "default"), (RULE, "acme"), (unnamed, "t")])
+    ]
+    heard: list[None] = []
+
+    async def executor(job: Job) -> ActionsOutcome:
+        raise AssertionError("a suppressed firing runs nothing")
+
+    async def main() -> None:
+        queue = ActionQueue(
+            executor, logs, clock=clock, workers=1, on_logged=lambda: heard.append(None)
+        )
+        await queue.start()
+        queue.log_suppressed(items)
+        await asyncio.sleep(0)  # handed over from "another thread"
+        await queue.join()  # waits for the rows
+        assert heard  # listeners hear that logs were written
+        await queue.stop()
+
+    asyncio.run(main())
+    new = logs.since()
+    assert len(new) == 3 and len({e.exec_id for e in new}) == 3
+    suppressed = ActionsOutcome(status="suppressed")
+    for entry, (firing, rule, tenant) in zip(new, items, strict=True):
+        assert re.fullmatch(r"exec_[0-9a-f]{12}", entry.exec_id)
+        old = _entry(Job(rule, firing, None, "ingest", tenant=tenant), suppressed, when, 0.0)
+        logs.add(old.model_copy(update={"exec_id": "old_" + entry.exec_id}))
+        old_back = logs.get("old_" + entry.exec_id)
+        assert old_back is not None
+        assert entry.model_dump() == {**old_back.model_dump(), "exec_id": entry.exec_id}
+        assert entry.started_at == when and entry.actions == [] and entry.rule_id == rule.rule_id
+    with store.engine.connect() as conn:  # the columns as stored, seq and exec_id aside
+        rows = conn.execute(select(logs_table).order_by(logs_table.c.seq)).mappings().all()
+    stored = [{k: v for k, v in row.items() if k not in ("seq", "exec_id")} for row in rows]
+    assert stored[3:] == [stored[0], stored[1], stored[2]]

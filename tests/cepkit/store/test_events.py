@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import random
+import re
 from datetime import timedelta
 
 import pytest
 import sqlalchemy
 
 from cepkit.clock import FakeClock
-from cepkit.errors import EventNotFound
+from cepkit.errors import EventNotFound, StoreError
 from cepkit.firing import Firing
 from cepkit.store import EventStore, ExecutionLog, ExecutionLogStore, Journal, SqlRuleStore
 from cepkit.store.events import EventFilter
+from cepkit.store.logs import log_row, new_exec_id
 
 
 def firing(t: float, host: str = "a", *, suppressed: bool = False, rule: str = "cpu") -> Firing:
@@ -102,6 +106,52 @@ def test_execution_logs_by_rule_and_event(store: SqlRuleStore, clock: FakeClock)
     assert logs.get(first.exec_id) is not None
     assert logs.get(first.exec_id).status == "success"  # type: ignore[union-attr]
     assert len(logs.since(clock.now() + timedelta(seconds=1))) == 2 and logs.count() == 3
+
+
+def test_ready_rows_store_what_their_entries_would(store: SqlRuleStore, clock: FakeClock) -> None:
+    """``add_rows`` (the group commit's insert) of ``log_row(entry)`` reads back as
+    ``entry``; a clashing ``exec_id`` is refused and nothing of its transaction is kept."""
+    logs = ExecutionLogStore(store.engine)
+    entry = ExecutionLog.new(
+        tenant="acme",
+        rule_id=None,
+        rule_name="cpu",
+        trigger="ingest",
+        status="partial",
+        started_at=clock.now() + timedelta(microseconds=7),
+        duration_ms=2.5,
+        error_message="webhook: 503",
+        actions=[{"type": "webhook", "status": "failed", "note": "café"}],
+    )
+    row = log_row(entry)
+    assert row["actions"] == '[{"type": "webhook", "status": "failed", "note": "café"}]'
+    logs.add_rows([row])
+    assert logs.get(entry.exec_id) == entry
+    other = log_row(ExecutionLog.new(**entry.model_dump(exclude={"exec_id"})))
+    with pytest.raises(StoreError):
+        logs.add_rows([other, row])
+    assert logs.count() == 1
+
+
+def test_exec_ids_keep_their_format_and_do_not_follow_the_random_module() -> None:
+    """48 random bits as 12 hex digits; ``random.seed`` elsewhere (as Hypothesis does for
+    each example) does not make them repeat; a forked child does not repeat its parent."""
+    ids, state = [], random.getstate()
+    for _ in range(2):
+        random.seed(1)
+        ids.append(new_exec_id())
+    random.setstate(state)
+    assert all(re.fullmatch(r"exec_[0-9a-f]{12}", x) for x in ids) and ids[0] != ids[1]
+    assert len({new_exec_id() for _ in range(10_000)}) == 10_000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then gone
+        os.write(write, new_exec_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        assert pipe.read() != new_exec_id()
 
 
 def test_journal_keeps_what_no_checkpoint_covers(store: SqlRuleStore) -> None:
