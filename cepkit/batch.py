@@ -44,6 +44,8 @@ T = TypeVar("T")
 __all__ = ["EventBatch", "EventTimes", "event_time"]
 
 _EXACT = float(2**53)
+#: this very object (no event holds it) marks an absent field in a column's values
+_ABSENT = float("nan")
 
 
 def event_time(raw: Any, field_name: str, clock: Clock) -> float:
@@ -125,19 +127,18 @@ class EventBatch:
         return column
 
     def _numbers(self, field_name: str) -> NDArray[np.float64] | None:
-        values = self._values(field_name, math.nan)
+        values = self._values(field_name)
         if not set(map(type, values)) <= {float, int}:
             return None
         column = np.asarray(values, dtype=np.float64)
         if self._cache[("complete", field_name)]:  # every event holds it: no NaN is absent
             return column if len(column) == 0 or np.abs(column).max() < _EXACT else None
-        present = column[~np.isnan(column)]
+        nan = np.isnan(column)
+        present = column[~nan]
         if len(present) and not (np.abs(present).max() < _EXACT):  # inf, or too large
             return None
-        if len(present) < len(column) and any(
-            v != v for e in self.events if (v := e.get(field_name, 0.0)).__class__ is float
-        ):  # a NaN value the event really holds is not an absent field
-            return None
+        if len(present) < len(column) and int(nan.sum()) != values.count(_ABSENT):
+            return None  # a NaN value the event really holds is not an absent field
         return column
 
     def strings(self, field_name: str) -> NDArray[Any] | None:
@@ -145,11 +146,12 @@ class EventBatch:
         event holds anything but a string."""
         key = ("strings", field_name)
         if key not in self._cache:
-            values = self._values(field_name, math.nan)
-            types = set(map(type, values))
-            ok = types <= {str} or (
-                types <= {str, float} and all(v.__class__ is str or v != v for v in values)
-            )  # floats allowed only as the NaN standing for "absent"
+            values = self._values(field_name)
+            kinds = list(map(type, values))
+            types = set(kinds)
+            ok = types <= {str} or (  # the only floats: the NaN standing for "absent"
+                types <= {str, float} and kinds.count(str) + values.count(_ABSENT) == len(values)
+            )
             self._cache[key] = np.asarray(values, dtype=object) if ok else None
             self._cache[("texts", field_name)] = types <= {str}
         column: NDArray[Any] | None = self._cache[key]
@@ -194,16 +196,20 @@ class EventBatch:
             return None
         return codes, code_of
 
-    def _values(self, field_name: str, absent: Any) -> list[Any]:
-        """The field of every event (``absent`` where an event lacks it); notes under
-        ``("complete", field_name)`` whether every event holds it."""
-        try:
-            values = list(map(itemgetter(field_name), self.events))
-            complete = True
-        except (KeyError, TypeError):  # absent somewhere (or not an object: .get raises)
-            values = [e.get(field_name, absent) for e in self.events]
-            complete = False
-        self._cache[("complete", field_name)] = complete
+    def _values(self, field_name: str) -> list[Any]:
+        """The field of every event, :data:`_ABSENT` where an event lacks it (cached; and
+        under ``("complete", field_name)`` whether every event holds it)."""
+        key = ("values", field_name)
+        values: list[Any] | None = self._cache.get(key)
+        if values is None:
+            try:
+                values = list(map(itemgetter(field_name), self.events))
+                complete = True
+            except (KeyError, TypeError):  # absent somewhere (or not an object: .get raises)
+                values = [e.get(field_name, _ABSENT) for e in self.events]
+                complete = False
+            self._cache[key] = values
+            self._cache[("complete", field_name)] = complete
         return values
 
     def column(self, field_name: str) -> tuple[bool, NDArray[Any] | None]:

@@ -208,7 +208,7 @@ def may_hold_surrogates(json_text: str | bytes) -> bool:
     (True, False)
     """
     text = json_text.decode("latin-1") if isinstance(json_text, bytes) else json_text
-    return _SURROGATE_ESCAPE.search(text) is not None
+    return "\\" in text and _SURROGATE_ESCAPE.search(text) is not None  # most have no escape
 
 
 def parse_rule(document: Mapping[str, Any] | Rule) -> Rule:

@@ -178,6 +178,14 @@ def test_columns_are_exact_or_refused() -> None:
     np.testing.assert_array_equal(column, [1.0, 2.5, math.nan])
     assert small.column("z") == (True, None)
     assert EventBatch([{"s": "a"}, {"s": 1}]).column("s") == (False, None)
+    sparse = EventBatch([{"s": "a"}, {}, {"n": 1.0}])
+    strings, numbers = sparse.strings("s"), sparse.numbers("n")
+    assert strings is not None and strings[0] == "a" and math.isnan(strings[1])
+    assert numbers is not None and math.isnan(numbers[0]) and numbers[2] == 1.0
+    assert sparse.texts("s") is None  # absent somewhere
+    # a NaN an event holds (json reads "NaN") is a value, not an absent field
+    assert EventBatch([{"s": "a"}, {}, {"s": math.nan}]).strings("s") is None
+    assert EventBatch([{"n": 1.0}, {}, {"n": math.nan}]).numbers("n") is None
 
 
 @settings(max_examples=30, deadline=None)
