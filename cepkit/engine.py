@@ -401,7 +401,7 @@ class RuleRuntime:
         if anomaly is not None and not sampled:
             values = batch.numbers(anomaly.value_path) if "." not in anomaly.value_path else None
             if values is not None:
-                out = self._score_rows(events, held.tolist(), stamp_list, values)
+                out = self._score_rows(events, held, stamp_list, values)
                 self._max_ts = max(self._max_ts, float(stamps.max()))
                 return out
         for row in np.union1d(held, samples).tolist() if len(samples) else held.tolist():
@@ -675,7 +675,7 @@ class RuleRuntime:
     def _score_rows(
         self,
         events: Sequence[Mapping[str, Any]],
-        rows: list[int],
+        rows: NDArray[np.intp],
         stamps: list[float],
         column: NDArray[np.float64],
     ) -> list[Firing]:
@@ -685,21 +685,30 @@ class RuleRuntime:
         anomaly = self.plan.anomaly
         assert anomaly is not None
         out: list[Firing] = []
-        group_of, stats = self._group, self.stats
-        grouped = bool(self.plan.group_by)
-        # each group's rows and values in order (a rule without group-by has one group)
+        stats = self.stats
+        values = column[rows]
+        # each group's rows and values in order (a rule without group-by has one group);
+        # an absent value is reported by _per_event, and neither fires nor learns
         series: dict[Any, tuple[list[int], list[float]]] = {}
-        for row, x in zip(rows, column[rows].tolist(), strict=True):
-            event = events[row]
-            if x != x:
-                out.extend(self._per_event(event, event, True, stamps[row]))
-                continue
-            group = group_of(event) if grouped else ()
-            taken = series.get(group)
-            if taken is None:
-                taken = series[group] = ([], [])
-            taken[0].append(row)
-            taken[1].append(x)
+        if not self.plan.group_by:
+            absent = np.isnan(values)
+            if absent.any():
+                for row in rows[absent].tolist():
+                    out.extend(self._per_event(events[row], events[row], True, stamps[row]))
+                rows, values = rows[~absent], values[~absent]
+            series[()] = (rows.tolist(), values.tolist())
+        else:  # in the events' order, which is the order the groups are first seen in
+            group_of = self._group
+            for row, x in zip(rows.tolist(), values.tolist(), strict=True):
+                if x != x:
+                    out.extend(self._per_event(events[row], events[row], True, stamps[row]))
+                    continue
+                group = group_of(events[row])
+                taken = series.get(group)
+                if taken is None:
+                    taken = series[group] = ([], [])
+                taken[0].append(row)
+                taken[1].append(x)
         anomalies: list[tuple[int, Any, dict[str, Any]]] = []
         for group, (group_rows, xs) in series.items():
             detector = self._detector(group)
@@ -715,9 +724,9 @@ class RuleRuntime:
                     verdict = self._verdict(group, score, True)
                     anomalies.append((row, group, {anomaly.value_path: number, **verdict}))
         anomalies.sort(key=lambda found: found[0])  # the firings in the events' order
-        for row, group, values in anomalies:
+        for row, group, found in anomalies:
             event = events[row]
-            out.extend(self._decide(event, event, group, values, True, stamps[row]))
+            out.extend(self._decide(event, event, group, found, True, stamps[row]))
         return out
 
     def _identity(self, event: Mapping[str, Any]) -> str:
