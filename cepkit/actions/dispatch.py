@@ -239,7 +239,8 @@ class Dispatcher:
             error = f"{first.action_type} {first.channel or first.target}: {first.error}"
         status = _status(results)
         duration = round((self.runtime.timer() - started) * 1000.0, 3)
-        log.info(
+        log.log(
+            logging.DEBUG if status == "success" else logging.INFO,
             "rule %s firing %s: %s, %d deliveries, %.1f ms",
             job.rule_key,
             firing.firing_id,

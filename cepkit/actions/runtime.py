@@ -221,7 +221,8 @@ class Runtime:
                     at=at,
                 )
             )
-            log.info(
+            log.log(  # a storm's successes would flood the log: they are in the execution log
+                logging.DEBUG if outcome.ok else logging.WARNING,
                 "delivery to %s attempt %d/%d: %s (%.1f ms)",
                 target,
                 number,
