@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Column, Engine, Float, Integer, String, Table, Text, delete, select
 
-from cepkit.store.sql import mapped, metadata
+from cepkit.store.sql import INGEST_SCHEMA, mapped, metadata
 
 __all__ = ["Journal", "JournalEntry", "Recovery"]
 
@@ -42,6 +42,7 @@ journal_table = Table(
     Column("at", Float, nullable=False),
     Column("tenant", String(64), nullable=False, default="default"),
     Column("body", Text, nullable=False),
+    schema=INGEST_SCHEMA,  # a file of its own beside a SQLite store (cepkit.store.sql)
     sqlite_autoincrement=True,  # seq never reused after the journal is trimmed
 )
 
@@ -51,6 +52,7 @@ checkpoint_table = Table(
     Column("name", String(64), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("state", Text, nullable=False),
+    schema=INGEST_SCHEMA,
 )
 
 

@@ -60,9 +60,27 @@ from cepkit.clock import Clock, SystemClock
 from cepkit.errors import Problem, RuleConflict, RuleNotFound, RuleValidationError, StoreError
 from cepkit.store.base import RuleVersion, StoredRule
 
-__all__ = ["SqlRuleStore", "UtcDateTime", "create_store", "database_url", "mapped", "metadata"]
+__all__ = [
+    "INGEST_SCHEMA",
+    "SqlRuleStore",
+    "UtcDateTime",
+    "create_store",
+    "database_url",
+    "ingest_file",
+    "mapped",
+    "metadata",
+]
 
 log = logging.getLogger(__name__)
+
+#: the schema the ingest journal's tables are declared in (:mod:`cepkit.store.journal`);
+#: the store maps it to the database's own schema, or on a SQLite file to ``ingest``, a
+#: second file beside it (:func:`ingest_file`)
+INGEST_SCHEMA = "cepkit_ingest"
+#: the ingest file's page size: a journalled batch (one row, about 160 bytes an event) is
+#: appended and trimmed in about a third of the time 4 KiB pages take, while the main
+#: file keeps small pages for its small rows and commits
+INGEST_PAGE_SIZE = 32768
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -197,6 +215,36 @@ def _is_active(value: object) -> bool:
     return bool(value)
 
 
+def ingest_file(url: URL) -> Path | None:
+    """The file beside a SQLite database that holds its ingest journal: ``<file>-ingest``
+    (with its own ``-wal``); None for SQLite in memory or a ``file:`` URI.
+
+    >>> ingest_file(make_url("sqlite:///data/cepkit.db"))
+    PosixPath('data/cepkit.db-ingest')
+    >>> ingest_file(make_url("sqlite:///:memory:")) is None
+    True
+    """
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(name + "-ingest")
+
+
+def _is_new(database: Path) -> bool:
+    """Whether the SQLite file is yet to be created (another process starting on it at the
+    same time has created it already, even if still empty)."""
+    return not database.exists()
+
+
+def _remove_stale(ingest: Path) -> None:
+    """Remove an ingest file left by a database that is gone: its journal and checkpoints
+    belong to rules this new database does not have."""
+    for path in (ingest, Path(f"{ingest}-wal"), Path(f"{ingest}-shm")):
+        if path.exists():
+            log.warning("removing %s: its database is new", path)
+            path.unlink()
+
+
 def _raise_conflict_on_integrity(exc: StoreError, name: str) -> None:
     """A unique-constraint race surfaces as :class:`RuleConflict`, like the early check."""
     if isinstance(exc.__cause__, IntegrityError):
@@ -224,23 +272,26 @@ class SqlRuleStore:
     def __init__(self, url: str, *, clock: Clock, schema: str | None = None) -> None:
         self._clock = clock
         self._schema = schema
+        self._ingest: Path | None = None
         with mapped("open the database"):
             parsed = make_url(database_url(url))
             if parsed.get_backend_name() == "sqlite":
-                self._base = self._sqlite_engine(parsed)
+                self._ingest = ingest_file(parsed)
+                self._base = self._sqlite_engine(parsed, self._ingest)
             else:
                 self._base = create_engine(parsed, pool_pre_ping=True)
-        self._engine: Engine = (
-            self._base.execution_options(schema_translate_map={None: schema})
-            if schema
-            else self._base
+        ingest_schema = "ingest" if self._ingest is not None else schema
+        self._engine: Engine = self._base.execution_options(
+            schema_translate_map={None: schema, INGEST_SCHEMA: ingest_schema}
         )
 
     @staticmethod
-    def _sqlite_engine(url: URL) -> Engine:
+    def _sqlite_engine(url: URL, ingest: Path | None) -> Engine:
         options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if url.database in (None, "", ":memory:"):
             options["poolclass"] = StaticPool  # one shared connection, or every call sees a new DB
+        if ingest is not None and url.database and _is_new(Path(url.database)):
+            _remove_stale(ingest)
         engine = create_engine(url, **options)
 
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -252,6 +303,11 @@ class SqlRuleStore:
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA busy_timeout=5000")
+                if ingest is not None:  # its page size takes only while the file is new
+                    cursor.execute("ATTACH DATABASE ? AS ingest", (str(ingest),))
+                    cursor.execute(f"PRAGMA ingest.page_size={INGEST_PAGE_SIZE}")
+                    cursor.execute("PRAGMA ingest.journal_mode=WAL")
+                    cursor.execute("PRAGMA ingest.synchronous=NORMAL")
             finally:
                 cursor.close()
 
@@ -268,6 +324,12 @@ class SqlRuleStore:
         """The backend's name: ``sqlite`` or ``postgresql``."""
         return self._base.dialect.name
 
+    @property
+    def ingest_path(self) -> Path | None:
+        """The SQLite file holding the ingest journal beside a SQLite store (None: the
+        journal is in the database itself: PostgreSQL, or SQLite in memory)."""
+        return self._ingest
+
     def create_tables(self) -> None:
         """Create the schema (PostgreSQL) and the tables if they are missing."""
         with mapped("create the tables"), self._engine.begin() as conn:
@@ -275,6 +337,54 @@ class SqlRuleStore:
                 conn.execute(CreateSchema(self._schema, if_not_exists=True))
             metadata.create_all(conn)
         self._migrate()
+        self._move_journal()
+
+    def _move_journal(self) -> None:
+        """Move the ingest journal and checkpoints an earlier cepkit kept in the SQLite file
+        itself into the ingest file, keeping every row and the journal's ``seq`` counter.
+
+        Each file commits on its own, so the rows are copied (``OR IGNORE``: the same
+        ``seq``/name twice is one row) before the old tables are dropped; a move cut short
+        is finished by the next start.
+        """
+        if self._ingest is None:
+            return
+        with mapped("move the ingest journal"), self._base.begin() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                "AND name IN ('ingest_journal', 'runner_checkpoints')"
+            ).scalars()
+            old = set(found)
+            if not old:
+                return
+            log.warning("moving the ingest journal and checkpoints to %s", self._ingest)
+            if "ingest_journal" in old:
+                conn.exec_driver_sql(
+                    "INSERT OR IGNORE INTO ingest.ingest_journal (seq, kind, at, tenant, body) "
+                    "SELECT seq, kind, at, tenant, body FROM main.ingest_journal"
+                )
+                last = conn.exec_driver_sql(
+                    "SELECT seq FROM main.sqlite_sequence WHERE name = 'ingest_journal'"
+                ).scalar()
+                if last is not None:  # seq never goes back: a checkpoint may cover it
+                    conn.exec_driver_sql(
+                        "DELETE FROM ingest.sqlite_sequence "
+                        "WHERE name = 'ingest_journal' AND seq < ?",
+                        (last,),
+                    )
+                    conn.exec_driver_sql(
+                        "INSERT INTO ingest.sqlite_sequence (name, seq) SELECT "
+                        "'ingest_journal', ? WHERE NOT EXISTS (SELECT 1 FROM "
+                        "ingest.sqlite_sequence WHERE name = 'ingest_journal')",
+                        (last,),
+                    )
+                conn.exec_driver_sql("DROP TABLE main.ingest_journal")
+            if "runner_checkpoints" in old:
+                conn.exec_driver_sql(
+                    "INSERT OR IGNORE INTO ingest.runner_checkpoints (name, seq, state) "
+                    "SELECT name, seq, state FROM main.runner_checkpoints"
+                )
+                conn.exec_driver_sql("DROP TABLE main.runner_checkpoints")
 
     def _migrate(self) -> None:
         """Bring a store made by an earlier cepkit up to date, keeping every row.
