@@ -10,10 +10,12 @@ sits on the right. :func:`create` builds one session's state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import panel as pn
+from panel.io.state import set_curdoc
 from panel.template.base import BaseTemplate
 
 from cepkit.client import Client
@@ -179,9 +181,22 @@ def builder_view(state: BuilderState) -> pn.viewable.Viewable:
     return pn.Row(_rule_list(state), main, copilot, sizing_mode="stretch_width")
 
 
+def _on_session_loop() -> Callable[[Callable[[], None]], None]:
+    """How this session's state makes a chosen or saved rule's page changes
+    (:attr:`BuilderState.on_loop`): on the session's event loop, in one tick, as Panel
+    itself schedules a change made off the loop; at once where there is no session."""
+    doc = pn.state.curdoc
+
+    def schedule(change: Callable[[], None]) -> None:
+        with set_curdoc(doc):
+            pn.state.execute(change, schedule=True)
+
+    return schedule
+
+
 def create(client: Client) -> BaseTemplate:
     """A ``/cep-builder`` session: its own state on ``client`` (see :mod:`dashboards.serve`)."""
-    state = BuilderState(client=client)
+    state = BuilderState(client=client, on_loop=_on_session_loop())
     pn.state.onload(in_thread(state.refresh))  # after the page is up, off the loop
     return pn.template.FastListTemplate(
         title="CEP Builder", main=[builder_view(state)], main_max_width="1600px"

@@ -20,6 +20,7 @@ Panel; ``dashboards.apps.builder`` is a thin view over it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import param
@@ -28,8 +29,9 @@ from cepkit.client import Client
 from cepkit.errors import CepkitError, ClientError, Problem, RuleValidationError
 from cepkit.plan import check_rule
 from cepkit.rules import SEVERITIES, TRIGGERS
-from cepkit.store import METADATA_KEYS
+from cepkit.store import METADATA_KEYS, ExecutionLog
 from dashboards.state.builder_form import FormState
+from server.schemas import RulePublic
 
 __all__ = ["LAB2_PAYLOAD", "BuilderState", "JsonEditorState"]
 
@@ -163,6 +165,16 @@ class BuilderState(param.Parameterized):
     """Everything ``/cep-builder`` shows, driven through a :class:`~cepkit.client.Client`."""
 
     client = param.ClassSelector(class_=Client, allow_None=True, default=None)
+    on_loop = param.Callable(
+        default=None,
+        allow_None=True,
+        doc="how a chosen or saved rule's page changes are made after the server calls "
+        "(which may run in a worker thread): the view makes them on the session's event "
+        "loop, all in one go; None: at once. Made from a worker thread, each change would "
+        "reach the browser from its own tick, and a model taken out of the page and put "
+        "back in between could arrive as a reference the page no longer has (Bokeh's "
+        "'reference ... isn't known').",
+    )
     rules = param.List(default=[], doc="RulePublic of every rule, in creation order")
     selected = param.String(default=None, allow_None=True, doc="the chosen rule's id")
     payload_text = param.String(default=_dumps(LAB2_PAYLOAD))
@@ -235,11 +247,34 @@ class BuilderState(param.Parameterized):
 
     def select(self, rule_id: str) -> None:
         """Show a stored rule in the JSON Editor and the Form Builder; read its logs."""
+        fetched = self.fetch(rule_id)
+        self.apply_change(lambda: self.show(rule_id, fetched))
+
+    def apply_change(self, change: Callable[[], None]) -> None:
+        """Make ``change`` to the state through :attr:`on_loop` (at once without one)."""
+        if self.on_loop is None:
+            change()
+        else:
+            self.on_loop(change)
+
+    def fetch(self, rule_id: str) -> tuple[RulePublic, list[ExecutionLog]] | CepkitError:
+        """:meth:`select`'s server calls (any thread; the state is not touched): the rule
+        and its execution logs, or the error that reading them gave."""
         try:
-            stored = self._api().rule(rule_id)
+            api = self._api()
+            return api.rule(rule_id), api.logs(rule_id).logs
         except CepkitError as exc:
-            self._fail(exc)
+            return exc
+
+    def show(
+        self, rule_id: str, fetched: tuple[RulePublic, list[ExecutionLog]] | CepkitError
+    ) -> None:
+        """:meth:`select`'s state changes, from what :meth:`fetch` gave (through
+        :attr:`on_loop`)."""
+        if isinstance(fetched, CepkitError):
+            self._fail(fetched)
             return
+        stored, entries = fetched
         document = stored.model_dump(mode="json")
         self._loading = True
         try:
@@ -251,16 +286,25 @@ class BuilderState(param.Parameterized):
             self._loading = False
         self.editor.load(document)
         self.param.update(
-            selected=rule_id, simulation=None, trigger_result=None, message="", error=""
+            selected=rule_id,
+            simulation=None,
+            trigger_result=None,
+            message="",
+            error="",
+            logs=_log_rows(entries),
         )
-        self.load_logs()
 
     # -- saving ----------------------------------------------------------------------------
 
     def _saved(self, rule_id: str, message: str) -> None:
         self.refresh()
-        self.select(rule_id)
-        self.message = message
+        fetched = self.fetch(rule_id)
+
+        def show() -> None:
+            self.show(rule_id, fetched)
+            self.message = message
+
+        self.apply_change(show)
 
     def save_json(self) -> bool:
         """``Create rule`` / ``Update rule`` from the JSON Editor (invalid: nothing sent)."""
@@ -361,15 +405,7 @@ class BuilderState(param.Parameterized):
         except CepkitError as exc:
             self._fail(exc)
             return
-        self.logs = [
-            {
-                "exec_id": entry.exec_id,
-                "status": entry.status,
-                "duration_ms": entry.duration_ms,
-                "error": entry.error_message or "",
-            }
-            for entry in entries
-        ]
+        self.logs = _log_rows(entries)
 
     @property
     def simulation_text(self) -> str:
@@ -380,3 +416,16 @@ class BuilderState(param.Parameterized):
     def trigger_text(self) -> str:
         """The Manual trigger result panel."""
         return _dumps(self.trigger_result) if self.trigger_result is not None else ""
+
+
+def _log_rows(entries: list[ExecutionLog]) -> list[dict[str, Any]]:
+    """The Logs tab's rows of execution log entries."""
+    return [
+        {
+            "exec_id": entry.exec_id,
+            "status": entry.status,
+            "duration_ms": entry.duration_ms,
+            "error": entry.error_message or "",
+        }
+        for entry in entries
+    ]
