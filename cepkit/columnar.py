@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -431,20 +432,26 @@ class Evaluation:
         out: dict[int, dict[str, Any]] = {}
         for group in self.anomalies:
             detector = runtime._detector(group.key)
-            fired = set(group.fired.tolist())
-            last = int(group.fired[-1])
-            for position, x in enumerate(group.values[: last + 1].tolist()):
-                score = detector.score_learn_one(x)
-                hit = score is not None and detector.is_anomalous(score)
-                if hit != (position in fired):
+            fired = group.fired.tolist()  # positions, ascending
+            values = group.values[: fired[-1] + 1].tolist()
+            start = 0
+            while start < len(values):  # the engine's loop: it stops at each anomaly
+                scores = detector.score_learn_many(values, start)
+                end = start + len(scores)
+                score = scores[-1]
+                hits = {end - 1} if score is not None and detector.is_anomalous(score) else set()
+                expected = set(fired[bisect_left(fired, start) : bisect_left(fired, end)])
+                if hits != expected:
+                    position = min(hits ^ expected)
                     raise CepkitError(
                         f"rule {runtime.rule.rule_name!r}: the vectorised verdict at row "
                         f"{group.row_at(position)} disagrees with the streaming detector; "
                         "replay with fast=False"
                     )
-                if hit:
-                    row = group.row_at(position)
-                    out[row] = runtime._verdict(group.key, score, True)
+                if hits:
+                    assert score is not None
+                    out[group.row_at(end - 1)] = runtime._verdict(group.key, score, True)
+                start = end
         return out
 
 

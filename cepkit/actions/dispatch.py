@@ -37,7 +37,6 @@ import logging
 import random
 import ssl
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -64,6 +63,7 @@ from cepkit.clock import Clock
 from cepkit.errors import ChannelError, RuleError
 from cepkit.firing import Firing
 from cepkit.rules.model import Rule
+from cepkit.store.logs import new_exec_id
 
 __all__ = ["EXECUTORS", "TEST_OK", "Dispatcher", "Executor", "template_context"]
 
@@ -249,7 +249,7 @@ class Dispatcher:
             duration,
         )
         return ExecutionResult(
-            exec_id=exec_id or "exec_" + uuid.uuid4().hex[:12],
+            exec_id=exec_id or new_exec_id(),
             rule_id=job.firing.rule_id or rule.rule_id,
             rule_name=rule.rule_name,
             firing_id=firing.firing_id,
