@@ -213,6 +213,7 @@ def _live_services(
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
         mode=settings.mode,
+        inline_work=settings.ingest_inline_work,
     )
 
 

@@ -182,14 +182,17 @@ class LiveRunner:
                 stored, runtime, arrival if arrival is not None else -math.inf
             )
 
-    def checkpoint(self) -> None:
-        """Save every rule's state, then trim the journal up to it.
+    def checkpoint(self, *, if_due: bool = False) -> None:
+        """Save every rule's state, then trim the journal up to it (with ``if_due``, only
+        when ``checkpoint_seconds`` have passed since the last one: see :attr:`due`).
 
         The state is taken under the runner's lock; the trim (deleting the journalled
         batches it covers, possibly many megabytes) runs after the lock is released and in
         small transactions, so ingests go on meanwhile.
         """
         with self._lock:
+            if if_due and not self.due:  # another caller took it meanwhile
+                return
             state = {
                 "rules": {
                     rule_id: {
@@ -226,7 +229,8 @@ class LiveRunner:
         self, items: Sequence[Any], *, tenant: str = "default", text: str | None = None
     ) -> IngestResult | None:
         """:meth:`ingest`, or None at once when another batch or tick holds the runner
-        (an event loop calls this for small batches, and a worker thread otherwise)."""
+        (an event loop calls this for batches it may run itself; a worker thread calls
+        :meth:`ingest` otherwise)."""
         return self._ingest(items, tenant, text, wait=False)
 
     def _ingest(
@@ -300,6 +304,11 @@ class LiveRunner:
             live = self._live.get(rule_id)
             return None if live is None else read(live.runtime)
 
+    @property
+    def rule_count(self) -> int:
+        """How many rules are running now (read without the lock: a hint for callers)."""
+        return len(self._live)
+
     def running(self) -> list[str]:
         """The ids of the rules running now."""
         with self._lock:
@@ -368,9 +377,14 @@ class LiveRunner:
             suppressed=suppressed,
         )
 
+    @property
+    def due(self) -> bool:
+        """Whether a checkpoint is due (``checkpoint_seconds`` since the last one)."""
+        return time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds
+
     def _maybe_checkpoint(self) -> None:
-        if time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds:
-            self.checkpoint()
+        if self.due:
+            self.checkpoint(if_due=True)
 
     def _emit(self, outcome: Outcome) -> None:
         if self._on_outcome is not None and (outcome.events or outcome.suppressed):

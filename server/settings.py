@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         default=True, description="Whether actions may contact 127.0.0.1/::1 (local relays)."
     )
     action_workers: int = Field(default=4, ge=1, le=64, description="Action worker tasks.")
+    ingest_inline_work: int = Field(
+        default=20_000,
+        ge=0,
+        description="An ingest batch whose items times running rules is at most this runs "
+        "on the event loop (no thread hop: less CPU per event); a larger one in a worker "
+        "thread, so the loop keeps serving (0: every batch in a thread).",
+    )
     api_keys: str | None = Field(
         default=None,
         description="API keys with roles and tenants (see server.security); none: local only.",

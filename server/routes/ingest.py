@@ -50,9 +50,6 @@ _BODY: dict[str, Any] = {
 _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_RUN = b"0" * 19
 
-#: batches up to this size run on the event loop when the runner is free (no thread hop)
-INLINE_ITEMS = 64
-
 
 @router.post(
     "/ingest",
@@ -94,9 +91,11 @@ async def ingest(live: LiveDep, tenant: TenantDep, request: Request) -> Response
     if live.scaled is not None:  # the flow runs the rules (server.scaled)
         return _answer(await live.scaled.ingest(items, tenant=tenant, text=text))
     runner = live.runner
-    if len(items) <= INLINE_ITEMS:
+    if len(items) * max(1, runner.rule_count) <= live.inline_work:  # see LiveServices
         answer = runner.try_ingest(items, tenant=tenant, text=text)
         if answer is not None:
+            if runner.due:  # without ticks, the ingests take the checkpoints
+                await run_in_threadpool(runner.checkpoint, if_due=True)
             return _answer(answer)
     return _answer(await run_in_threadpool(runner.ingest, items, tenant=tenant, text=text))
 

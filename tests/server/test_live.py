@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -340,7 +341,9 @@ def test_parity_ingest_over_http_equals_replay(app_client: TestClient, clock: Fa
         )
     }
     events = _sample_events(3000)
-    for start in range(0, len(events), 700):
+    live = live_of(app_client)
+    for k, start in enumerate(range(0, len(events), 700)):
+        live.inline_work = 0 if k % 2 else 20_000  # on the event loop, then in a thread
         answer = app_client.post("/cep/ingest", json=events[start : start + 700])
         assert answer.json()["accepted"] == len(events[start : start + 700])
     clock.advance(timedelta(hours=1))
@@ -381,6 +384,23 @@ def test_restart_replays_the_journal_and_keeps_state(sqlite_url: str, clock: Fak
         event = client.get(f"/cep/events/{answer.json()['event_ids'][0]}").json()
         assert event["values"]["avg_cpu_usage"] == 95.0
         assert json.dumps(event["group"]) == '{"host": "a"}'
+
+
+def test_ingests_on_the_event_loop_take_the_due_checkpoints(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    """With no ticks, the ingests themselves save the state when a checkpoint is due."""
+    settings = Settings(db=sqlite_url, tick_seconds=0, checkpoint_seconds=0.001)
+    with TestClient(create_app(settings, clock=clock, sleep=no_sleep)) as client:
+        create(client, WINDOW_RULE)
+        for t in (60, 120):
+            time.sleep(0.002)
+            answer = client.post("/cep/ingest", json={"timestamp": t, "cpu_usage": 95.0})
+            assert answer.json()["accepted"] == 1
+        recovery = live_of(client).journal.recover()
+    assert (recovery.seq, recovery.entries) == (2, [])  # the second batch is in the state
+    window = recovery.state["rules"]
+    assert len(window) == 1 and next(iter(window.values()))["last_arrival"] is not None
 
 
 def test_runtime_counters_show_evaluation_errors_live(app_client: TestClient) -> None:
