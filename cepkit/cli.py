@@ -214,7 +214,7 @@ def _serve(args: argparse.Namespace) -> int:
     _out(f"  rules        {base}/cep/rules")
     _out(f"  database     {settings.db}")
     sys.stdout.flush()
-    app = create_app(settings)
+    app = create_app(settings, freeze_heap=True)  # one app for the process's life
 
     class Server(uvicorn.Server):
         """On SIGTERM/SIGINT the SSE streams end at once, so they never hold the

@@ -17,6 +17,7 @@ the store is closed on shutdown. Library errors map to HTTP answers here:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -192,6 +193,21 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _freeze_heap() -> None:
+    """Collect once, then exempt every object alive now from later collections.
+
+    The modules, the dashboards' apps and the stores are built once and live as long as
+    the process. Left in the collector's oldest generation, every full collection walks
+    all of them: 160-180 ms measured with the dashboards mounted, a pause of every
+    request then (it set the p99 of ingest to the SSE stream). Frozen, a full collection
+    walks only what was made since. Not for a process that builds many apps (tests):
+    what they leave in reference cycles would never be freed.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("start-up heap frozen: %d objects left out of collections", gc.get_freeze_count())
+
+
 def _live_services(
     store: RuleStore, settings: Settings, clock: Clock, sleep: Sleep | None
 ) -> LiveServices | None:
@@ -223,9 +239,12 @@ def create_app(
     store: RuleStore | None = None,
     clock: Clock | None = None,
     sleep: Sleep | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """Build the app. ``store`` (if given) is used as is and not closed by the app;
-    ``sleep`` replaces ``asyncio.sleep`` between delivery retries (tests)."""
+    ``sleep`` replaces ``asyncio.sleep`` between delivery retries (tests);
+    ``freeze_heap`` (``cepkit serve``, one app per process) leaves what start-up built
+    out of garbage collections once the live services run (see ``_freeze_heap``)."""
     settings = settings if settings is not None else Settings()
     clock = clock if clock is not None else SystemClock()
 
@@ -245,6 +264,8 @@ def create_app(
             app.state.live = live
             if live is not None:
                 await live.start()
+            if freeze_heap:
+                _freeze_heap()
             try:
                 yield
             finally:

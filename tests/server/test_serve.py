@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from fastapi.testclient import TestClient
 
+from server.app import create_app
+from server.settings import Settings
 from tests.server.conftest import REPO_ROOT, serving_subprocess
 
 
@@ -52,3 +56,16 @@ def test_cepkit_serve_stops_promptly_with_an_sse_client_connected(tmp_path: Path
     assert all(line.startswith(("retry", ":")) or not line for line in remaining)
     output = log_path.read_text()
     assert "Application shutdown complete" in output and "Traceback" not in output
+    assert "start-up heap frozen" in output  # cepkit serve: one app for the process
+
+
+def test_freeze_heap_leaves_the_start_up_objects_out_of_collections(sqlite_url: str) -> None:
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    settings = Settings(db=sqlite_url, tick_seconds=0, dashboards=False)
+    try:
+        with TestClient(create_app(settings, freeze_heap=True)) as client:
+            assert client.get("/cep/rules").status_code == 200
+            assert gc.get_freeze_count() > 10_000  # the modules, the app, the stores
+    finally:
+        gc.unfreeze()
