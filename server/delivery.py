@@ -53,6 +53,7 @@ class Delivery:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         sinks: Mapping[str, SinkSpec] | None = None,
         events: EventStore | None = None,
+        on_stored: Callable[[], None] | None = None,
         redis_url: str | None = None,
         redis_prefix: str = "cepkit:",
         policy: TargetPolicy | None = None,
@@ -66,6 +67,7 @@ class Delivery:
         self._sleep = sleep
         self._sink_specs = dict(sinks or {})
         self._events = events
+        self._on_stored = on_stored
         self._sink_clients: list[Any] = []
         self._redis_url = redis_url
         self._redis_prefix = redis_prefix
@@ -77,7 +79,9 @@ class Delivery:
         self._client = HttpClient()
         sinks: dict[str, Sink] = {}
         if self._events is not None:
-            sinks, self._sink_clients = build_sinks(self._sink_specs, self._events, _TENANT)
+            sinks, self._sink_clients = build_sinks(
+                self._sink_specs, self._events, _TENANT, self._on_stored
+            )
         breakers: BreakerStore | None = None
         if self._redis_url:  # breaker state shared by every server instance on this Redis
             import redis.asyncio as aioredis

@@ -77,6 +77,7 @@ class LiveServices:
         self.journal = Journal(store.engine)
         self.channels = ChannelStore(store.engine, clock=clock)
         self.dead_letters = DeadLetterStore(store.engine, clock=clock)
+        self.hub = Hub()
         self.delivery = Delivery(
             store,
             self.channels,
@@ -86,11 +87,11 @@ class LiveServices:
             sleep=sleep,
             sinks=sinks,
             events=self.events,
+            on_stored=self.hub.notify,  # a store action made an event: the streams look
             redis_url=redis_url,
             redis_prefix=redis_prefix,
             policy=policy,
         )
-        self.hub = Hub()
         self.actions = ActionQueue(
             executor if executor is not None else self.delivery.execute,
             self.logs,
@@ -98,7 +99,6 @@ class LiveServices:
             workers=action_workers,
             timeout=rule_timeout,
             hard_timeout=action_timeout,
-            on_logged=self.hub.notify,
             on_timeout=self.delivery.abandon if executor is None else None,
         )
         self.runner = LiveRunner(

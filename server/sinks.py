@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -62,11 +62,18 @@ def parse_sinks(text: str | None) -> dict[str, SinkSpec]:
 
 
 class EventsSink:
-    """The ``events`` sink: the firing record becomes an event of the current tenant."""
+    """The ``events`` sink: the firing record becomes an event of the current tenant;
+    ``on_stored`` hears when it made a new one (the SSE streams are woken)."""
 
-    def __init__(self, events: EventStore, tenant: contextvars.ContextVar[str]) -> None:
+    def __init__(
+        self,
+        events: EventStore,
+        tenant: contextvars.ContextVar[str],
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
         self._events = events
         self._tenant = tenant
+        self._on_stored = on_stored
 
     async def append(self, record: Mapping[str, Any]) -> None:
         if self._events.recently_stored(str(record["firing_id"])):
@@ -84,9 +91,11 @@ class EventsSink:
             values=dict(record.get("values") or {}),
             payload=record.get("payload"),
         )
-        await asyncio.to_thread(
+        added = await asyncio.to_thread(
             self._events.add, [firing], source="store", tenant=self._tenant.get()
         )
+        if added and self._on_stored is not None:
+            self._on_stored()
 
 
 def _when(value: Any) -> Any:
@@ -94,10 +103,14 @@ def _when(value: Any) -> Any:
 
 
 def build_sinks(
-    specs: Mapping[str, SinkSpec], events: EventStore, tenant: contextvars.ContextVar[str]
+    specs: Mapping[str, SinkSpec],
+    events: EventStore,
+    tenant: contextvars.ContextVar[str],
+    on_stored: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Sink], list[Any]]:
-    """The sinks by name (``events`` first) and the clients to close at shutdown."""
-    sinks: dict[str, Sink] = {"events": EventsSink(events, tenant)}
+    """The sinks by name (``events`` first, telling ``on_stored`` of a new event) and the
+    clients to close at shutdown."""
+    sinks: dict[str, Sink] = {"events": EventsSink(events, tenant, on_stored)}
     clients: list[Any] = []
     for name, spec in specs.items():
         if spec.type == "csv":

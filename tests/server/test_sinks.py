@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import csv
 import json
 import uuid
@@ -12,11 +14,15 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from cepkit.actions.runtime import Job, firing_record
 from cepkit.clock import FakeClock
+from cepkit.firing import Firing
+from cepkit.rules import Rule
+from cepkit.store import EventStore, create_store
 from server.app import create_app
 from server.live import LiveServices
 from server.settings import Settings
-from server.sinks import parse_sinks
+from server.sinks import EventsSink, parse_sinks
 
 
 def test_store_actions_append_to_the_events_table_a_csv_and_a_redis_stream(
@@ -73,3 +79,31 @@ def test_sink_configuration_errors_name_the_sink() -> None:
         parse_sinks('{"audit": {"type": "csv"}}')
     with pytest.raises(ValueError, match="CEPKIT_SINKS"):
         parse_sinks('{"x": {"type": "kafka"}}')
+
+
+def test_the_events_sink_tells_the_streams_of_an_event_it_made(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    """A firing the runner did not store (here: made by hand) becomes a ``store`` event
+    and wakes the SSE streams; one already stored does neither."""
+    store = create_store(sqlite_url, clock=clock)
+    events = EventStore(store.engine, clock=clock)
+    heard: list[None] = []
+    tenant = contextvars.ContextVar("tenant", default="acme")
+    sink = EventsSink(events, tenant, lambda: heard.append(None))
+    rule = Rule.model_validate(
+        {"rule_name": "cpu", "trigger_type": "event", "trigger_spec": {}, "actions": []}
+    )
+    firing = Firing.build(
+        rule_key="r", rule_id="r", rule_name="cpu", severity="high", event_time=60
+    )
+    record = {**firing_record(Job(rule, firing, {}, {})), "stored_at": "now"}
+    try:
+        asyncio.run(sink.append(record))
+        assert len(heard) == 1
+        stored = events.get(firing.firing_id, tenant="acme")
+        assert stored.source == "store" and stored.rule_name == "cpu"
+        asyncio.run(sink.append(record))  # stored already: nothing new to tell
+        assert len(heard) == 1
+    finally:
+        store.close()
