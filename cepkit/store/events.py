@@ -299,6 +299,12 @@ class EventStore:
         self._recent: dict[str, None] = {}  # ids this store committed lately, oldest first
         self._recent_lock = threading.Lock()
 
+    @property
+    def local(self) -> bool:
+        """Whether the database is SQLite (a file here, or memory): a short read costs
+        less than handing it to a thread, where a server would wait for its answer."""
+        return bool(self._engine.dialect.name == "sqlite")
+
     def recently_stored(self, event_id: str) -> bool:
         """True when this store committed ``event_id`` lately (no database read): a firing
         stored again (a ``store`` action to ``events``) need not be looked up."""
