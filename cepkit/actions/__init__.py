@@ -28,7 +28,7 @@ from cepkit.actions.breaker import (
     MemoryBreakerStore,
     RedisBreakerStore,
 )
-from cepkit.actions.dispatch import EXECUTORS, TEST_OK, Dispatcher, template_context
+from cepkit.actions.dispatch import EXECUTORS, TEST_OK, Dispatcher
 from cepkit.actions.policy import DEFAULT_DENY, TargetPolicy
 from cepkit.actions.results import (
     ActionResult,
@@ -38,6 +38,7 @@ from cepkit.actions.results import (
     ExecutionResult,
 )
 from cepkit.actions.retry import backoff_schedule, parse_retry_after
+from cepkit.actions.runtime import template_context
 from cepkit.actions.sinks import CsvSink, ListSink, ParquetSink, RedisStreamSink, Sink
 
 __all__ = [

@@ -65,7 +65,7 @@ from cepkit.firing import Firing
 from cepkit.rules.model import Rule
 from cepkit.store.logs import new_exec_id
 
-__all__ = ["EXECUTORS", "TEST_OK", "Dispatcher", "Executor", "template_context"]
+__all__ = ["EXECUTORS", "TEST_OK", "Dispatcher", "Executor"]
 
 log = logging.getLogger("cepkit.actions")
 
@@ -80,46 +80,6 @@ EXECUTORS: dict[str, Executor] = {
 }
 
 TEST_OK = "Test message delivered successfully"
-
-
-def template_context(rule: Rule, firing: Firing, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``{{name}}`` sees: the payload's fields first, then the firing's values and
-    group, then ``rule_name``, ``severity``, ``firing_id``, ``event_time``...; and the
-    namespaces ``payload``, ``values``, ``group``, ``rule``, ``firing``.
-
-    >>> from cepkit.firing import Firing
-    >>> rule = Rule.model_validate({"rule_name": "cpu", "trigger_type": "event",
-    ...                             "trigger_spec": {}})
-    >>> firing = Firing.build(rule_key="cpu", rule_name="cpu", severity="high",
-    ...                       event_time=0, values={"avg_cpu": 91.5})
-    >>> ctx = template_context(rule, firing, {"host": "web-01"})
-    >>> ctx["host"], ctx["avg_cpu"], ctx["severity"], ctx["rule"]["rule_name"]
-    ('web-01', 91.5, 'high', 'cpu')
-    """
-    base: dict[str, Any] = {
-        "rule_id": firing.rule_id or rule.rule_id,
-        "rule_name": firing.rule_name,
-        "severity": firing.severity,
-        "firing_id": firing.firing_id,
-        "kind": firing.kind,
-        "event_time": firing.event_time.isoformat(),
-        "window_start": firing.window_start.isoformat() if firing.window_start else None,
-        "window_end": firing.window_end.isoformat() if firing.window_end else None,
-        "description": rule.description,
-        "values": firing.values,
-        "group": firing.group,
-        "payload": dict(payload),
-        "rule": {
-            "rule_id": firing.rule_id or rule.rule_id,
-            "rule_name": rule.rule_name,
-            "severity": rule.severity,
-            "description": rule.description,
-            "owner": rule.owner,
-            "tags": rule.tags,
-        },
-        "firing": firing.model_dump(mode="json", exclude={"explain"}),
-    }
-    return {**base, **firing.group, **firing.values, **payload}
 
 
 def _status(results: list[ActionResult]) -> ExecutionStatus:
@@ -186,7 +146,6 @@ class Dispatcher:
             rule=rule,
             firing=firing,
             payload=data,
-            context=template_context(rule, firing, data),
             chain=(*parent, rule_key),
         )
 

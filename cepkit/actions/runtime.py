@@ -13,6 +13,7 @@ build on it. A :class:`Job` is one execution's inputs and template context.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import ssl
@@ -52,6 +53,7 @@ __all__ = [
     "TriggerCallback",
     "firing_record",
     "settings_for",
+    "template_context",
 ]
 
 log = logging.getLogger("cepkit.actions")
@@ -112,17 +114,63 @@ class Redactor:
 
 @dataclass(frozen=True)
 class Job:
-    """One execution: the rule, the firing, the payload and the template context."""
+    """One execution: the rule, the firing, the payload (and, once an action renders a
+    template, the template context)."""
 
     rule: Rule
     firing: Firing
     payload: dict[str, Any]
-    context: dict[str, Any]
     chain: tuple[str, ...] = ()
 
     @property
     def rule_key(self) -> str:
         return self.firing.rule_id or self.rule.rule_id or self.rule.rule_name
+
+    @functools.cached_property
+    def context(self) -> dict[str, Any]:
+        """:func:`template_context` of the job, built the first time a template needs it
+        (a ``store`` or ``trigger`` action renders none; the firing's dump is not cheap)."""
+        return template_context(self.rule, self.firing, self.payload)
+
+
+def template_context(rule: Rule, firing: Firing, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``{{name}}`` sees: the payload's fields first, then the firing's values and
+    group, then ``rule_name``, ``severity``, ``firing_id``, ``event_time``...; and the
+    namespaces ``payload``, ``values``, ``group``, ``rule``, ``firing``.
+
+    >>> from cepkit.firing import Firing
+    >>> rule = Rule.model_validate({"rule_name": "cpu", "trigger_type": "event",
+    ...                             "trigger_spec": {}})
+    >>> firing = Firing.build(rule_key="cpu", rule_name="cpu", severity="high",
+    ...                       event_time=0, values={"avg_cpu": 91.5})
+    >>> ctx = template_context(rule, firing, {"host": "web-01"})
+    >>> ctx["host"], ctx["avg_cpu"], ctx["severity"], ctx["rule"]["rule_name"]
+    ('web-01', 91.5, 'high', 'cpu')
+    """
+    base: dict[str, Any] = {
+        "rule_id": firing.rule_id or rule.rule_id,
+        "rule_name": firing.rule_name,
+        "severity": firing.severity,
+        "firing_id": firing.firing_id,
+        "kind": firing.kind,
+        "event_time": firing.event_time.isoformat(),
+        "window_start": firing.window_start.isoformat() if firing.window_start else None,
+        "window_end": firing.window_end.isoformat() if firing.window_end else None,
+        "description": rule.description,
+        "values": firing.values,
+        "group": firing.group,
+        "payload": dict(payload),
+        "rule": {
+            "rule_id": firing.rule_id or rule.rule_id,
+            "rule_name": rule.rule_name,
+            "severity": rule.severity,
+            "description": rule.description,
+            "owner": rule.owner,
+            "tags": rule.tags,
+        },
+        "firing": firing.model_dump(mode="json", exclude={"explain"}),
+    }
+    return {**base, **firing.group, **firing.values, **payload}
 
 
 def firing_record(job: Job) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def test_the_events_sink_tells_the_streams_of_an_event_it_made(
     firing = Firing.build(
         rule_key="r", rule_id="r", rule_name="cpu", severity="high", event_time=60
     )
-    record = {**firing_record(Job(rule, firing, {}, {})), "stored_at": "now"}
+    record = {**firing_record(Job(rule, firing, {})), "stored_at": "now"}
     try:
         asyncio.run(sink.append(record))
         assert len(heard) == 1

@@ -129,7 +129,7 @@ async def test_the_default_body_is_the_firing_as_json_exactly(
         assert (await dispatcher.execute(rule, firing, payload)).status == "success"
     sent_plain, sent_odd = service.hits("/exact")
     for sent, payload in ((sent_plain, plain), (sent_odd, odd)):
-        record = firing_record(Job(rule, firing, payload, {}))
+        record = firing_record(Job(rule, firing, payload))
         expected = json.dumps(
             json.loads(json.dumps(record, default=str)),
             ensure_ascii=False,
