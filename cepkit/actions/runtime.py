@@ -148,14 +148,7 @@ def template_context(rule: Rule, firing: Firing, payload: Mapping[str, Any]) -> 
     ('web-01', 91.5, 'high', 'cpu')
     """
     base: dict[str, Any] = {
-        "rule_id": firing.rule_id or rule.rule_id,
-        "rule_name": firing.rule_name,
-        "severity": firing.severity,
-        "firing_id": firing.firing_id,
-        "kind": firing.kind,
-        "event_time": firing.event_time.isoformat(),
-        "window_start": firing.window_start.isoformat() if firing.window_start else None,
-        "window_end": firing.window_end.isoformat() if firing.window_end else None,
+        **_identity(rule, firing),
         "description": rule.description,
         "values": firing.values,
         "group": firing.group,
@@ -177,17 +170,24 @@ def firing_record(job: Job) -> dict[str, Any]:
     """The firing as JSON: what POST bodies, stores and chained rules receive."""
     firing = job.firing
     return {
+        **_identity(job.rule, firing),
+        "group": firing.group,
+        "values": firing.values,
+        "payload": job.payload,
+    }
+
+
+def _identity(rule: Rule, firing: Firing) -> dict[str, Any]:
+    """What names a firing, as JSON (the first keys of :func:`firing_record`)."""
+    return {
         "firing_id": firing.firing_id,
-        "rule_id": firing.rule_id or job.rule.rule_id,
+        "rule_id": firing.rule_id or rule.rule_id,
         "rule_name": firing.rule_name,
         "severity": firing.severity,
         "kind": firing.kind,
         "event_time": firing.event_time.isoformat(),
         "window_start": firing.window_start.isoformat() if firing.window_start else None,
         "window_end": firing.window_end.isoformat() if firing.window_end else None,
-        "group": firing.group,
-        "values": firing.values,
-        "payload": job.payload,
     }
 
 
