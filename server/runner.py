@@ -184,14 +184,14 @@ class LiveRunner:
 
     def checkpoint(self, *, if_due: bool = False) -> None:
         """Save every rule's state, then trim the journal up to it (with ``if_due``, only
-        when ``checkpoint_seconds`` have passed since the last one: see :attr:`due`).
+        when ``checkpoint_seconds`` have passed since the last one: :attr:`checkpoint_due`).
 
         The state is taken under the runner's lock; the trim (deleting the journalled
         batches it covers, possibly many megabytes) runs after the lock is released and in
         small transactions, so ingests go on meanwhile.
         """
         with self._lock:
-            if if_due and not self.due:  # another caller took it meanwhile
+            if if_due and not self.checkpoint_due:  # another caller took it meanwhile
                 return
             state = {
                 "rules": {
@@ -378,12 +378,12 @@ class LiveRunner:
         )
 
     @property
-    def due(self) -> bool:
+    def checkpoint_due(self) -> bool:
         """Whether a checkpoint is due (``checkpoint_seconds`` since the last one)."""
         return time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds
 
     def _maybe_checkpoint(self) -> None:
-        if self.due:
+        if self.checkpoint_due:
             self.checkpoint(if_due=True)
 
     def _emit(self, outcome: Outcome) -> None:

@@ -94,7 +94,7 @@ async def ingest(live: LiveDep, tenant: TenantDep, request: Request) -> Response
     if len(items) * max(1, runner.rule_count) <= live.inline_work:  # see LiveServices
         answer = runner.try_ingest(items, tenant=tenant, text=text)
         if answer is not None:
-            if runner.due:  # without ticks, the ingests take the checkpoints
+            if runner.checkpoint_due:  # without ticks, the ingests take the checkpoints
                 await run_in_threadpool(runner.checkpoint, if_due=True)
             return _answer(answer)
     return _answer(await run_in_threadpool(runner.ingest, items, tenant=tenant, text=text))
