@@ -267,7 +267,10 @@ def test_lab8_copilot_apply_fills_the_form(live_server: str, page: Any, screensh
     copilot.get_by_text("테스트 통과").wait_for()
     apply.click()
     copilot.get_by_text("폼에 적용됨").wait_for()
-    wait_for(lambda: preview(page)["actions"][0].get("channels") == ["Slack"], timeout=10)
+    # the form fills from a worker thread: the preview may show no action for a moment
+    wait_for(
+        lambda: [a.get("channels") for a in preview(page)["actions"]] == [["Slack"]], timeout=10
+    )
     rule = preview(page)
     fields = {c["field"]: (c["op"], c["value"]) for c in rule["composite_condition"]["conditions"]}
     assert rule["composite_condition"]["logic"] == "AND" and len(fields) == 2, rule
