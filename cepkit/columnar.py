@@ -435,9 +435,7 @@ class Evaluation:
             fired = group.fired.tolist()  # positions, ascending
             values = group.values[: fired[-1] + 1].tolist()
             start = 0
-            while start < len(values):  # the engine's loop: it stops at each anomaly
-                scores = detector.score_learn_many(values, start)
-                end = start + len(scores)
+            for end, scores in detector.score_learn_stretches(values):  # as the engine
                 score = scores[-1]
                 hits = {end - 1} if score is not None and detector.is_anomalous(score) else set()
                 expected = set(fired[bisect_left(fired, start) : bisect_left(fired, end)])

@@ -712,14 +712,11 @@ class RuleRuntime:
         anomalies: list[tuple[int, Any, dict[str, Any]]] = []
         for group, (group_rows, xs) in series.items():
             detector = self._detector(group)
-            start = 0
-            while start < len(xs):  # stops at each anomaly, to read the detector then
-                scores = detector.score_learn_many(xs, start)
-                start += len(scores)
+            for end, scores in detector.score_learn_stretches(xs):  # read at each anomaly
                 stats.baseline_insufficient += scores.count(None)
                 score = scores[-1]
                 if score is not None and detector.is_anomalous(score):
-                    row = group_rows[start - 1]
+                    row = group_rows[end - 1]
                     number = as_number(events[row][anomaly.value_path])
                     verdict = self._verdict(group, score, True)
                     anomalies.append((row, group, {anomaly.value_path: number, **verdict}))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -146,6 +146,24 @@ class Detector(ABC):
             if score is not None and self.is_anomalous(score):
                 break
         return out
+
+    def score_learn_stretches(
+        self, xs: Sequence[float]
+    ) -> Iterator[tuple[int, list[float | None]]]:
+        """:meth:`score_learn_many` over the whole of ``xs``, one stretch at a time: each
+        stretch's end (one past its last position) and scores; every stretch but the last
+        ends with an anomaly, read before the next stretch is learned.
+
+        >>> from cepkit.anomaly import create
+        >>> det = create("zscore", window=10, min_baseline=3, threshold=3.0)
+        >>> [end for end, _ in det.score_learn_stretches([10.0, 11.0, 9.0, 10.0, 50.0, 10.0])]
+        [5, 6]
+        """
+        start = 0
+        while start < len(xs):
+            scores = self.score_learn_many(xs, start)
+            start += len(scores)
+            yield start, scores
 
     def check(self, x: float) -> Verdict:
         """Judge ``x`` without learning it."""
