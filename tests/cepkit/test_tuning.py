@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from cepkit.tuning import (
 )
 
 ROOT = Path(__file__).parents[2]
-NAB = ROOT.parent / "shared" / "data" / "nab"
+NAB = Path(os.environ.get("CEPKIT_NAB_DIR") or ROOT.parent / "shared" / "data" / "nab")  # as nab/
 
 
 def brute_force(
